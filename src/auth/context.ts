@@ -1,0 +1,25 @@
+// What every route of hone-auth is handed: config, database, clock, mailer, token keys, limiters.
+// Built once by server.ts; no module keeps state of its own.
+import type { Kysely } from 'kysely';
+import type { TokenKeys } from '../common/token.ts';
+import type { AuthConfig } from './config.ts';
+import type { AuthDb } from './db/database.ts';
+import type { Database } from './db/tables.ts';
+import type { Mailer } from './mailer.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import type { Clock } from './time.ts';
+
+export interface AuthContext {
+  config: AuthConfig;
+  adb: AuthDb;
+  db: Kysely<Database>;
+  clock: Clock;
+  mailer: Mailer;
+  keys: TokenKeys;
+  limits: {
+    loginPerEmail: RateLimiter;
+    loginPerIp: RateLimiter;
+    /** Unauthenticated endpoints and failed token checks, per IP per minute. */
+    perIp: RateLimiter;
+  };
+}

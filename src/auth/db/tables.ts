@@ -1,0 +1,71 @@
+// Row types of the auth database (source document's five tables plus the revocations table), for Kysely.
+// Times are `YYYY-MM-DD HH:MM:SS` UTC strings on both SQLite and MySQL; booleans are 0/1.
+import type { Generated } from 'kysely';
+
+export type Tier = 'free' | 'personal' | 'pro' | 'team';
+
+export interface UsersTable {
+  id: Generated<number>;
+  email: string;
+  createdAt: string;
+}
+
+export interface DevicesTable {
+  id: Generated<number>;
+  userId: number;
+  deviceName: string;
+  platform: string;
+  /** SHA-256 hex of the device token. */
+  token: string;
+  createdAt: string;
+  lastSeen: string;
+}
+
+export interface MagicLinksTable {
+  id: Generated<number>;
+  email: string;
+  /** SHA-256 hex of the e-mailed 64-hex token. */
+  token: string;
+  expiresAt: string;
+  used: number;
+  createdAt: string;
+  /** SHA-256 hex of the poll token handed to the device that asked for the link. */
+  pollToken: string | null;
+  deviceName: string | null;
+  platform: string | null;
+  /** Verify's answer encrypted under a key derived from the poll token; cleared once polled. */
+  pollResult: string | null;
+}
+
+export interface ProjectsTable {
+  id: Generated<number>;
+  userId: number;
+  projectKey: string;
+  name: string;
+  roomId: string;
+  createdAt: string;
+}
+
+export interface SubscriptionsTable {
+  id: Generated<number>;
+  userId: number;
+  tier: Tier;
+  expiresAt: string | null;
+  createdAt: string;
+}
+
+export interface RevocationsTable {
+  id: Generated<number>;
+  userId: number;
+  deviceId: number;
+  revokedAt: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  devices: DevicesTable;
+  magic_links: MagicLinksTable;
+  projects: ProjectsTable;
+  subscriptions: SubscriptionsTable;
+  revocations: RevocationsTable;
+}

@@ -1,0 +1,40 @@
+// Endpoints for relays and operators: GET /auth/revocations (HMAC-authenticated, SPEC §5) and GET /health.
+import type { FastifyInstance } from 'fastify';
+import { verifyMac } from '../../common/token.ts';
+import { limitByIp } from '../authenticate.ts';
+import type { AuthContext } from '../context.ts';
+import { errorBody, HttpError } from '../http-errors.ts';
+import { toIso } from '../time.ts';
+
+export const REVOCATIONS_PAGE = 1000;
+
+export function opsRoutes(app: FastifyInstance, ctx: AuthContext, version: string): void {
+  const started = Date.now();
+
+  app.get<{ Querystring: { since?: string } }>('/auth/revocations', {
+    schema: { querystring: { type: 'object', properties: { since: { type: 'string', pattern: '^[0-9]{0,15}$' } } } },
+  }, async (request) => {
+    const since = request.query.since ?? '';
+    const m = /^Hone-Relay ([0-9a-f]{64})$/.exec(String(request.headers.authorization ?? ''));
+    if (!m || !verifyMac(`revocations|${since}`, m[1], ctx.keys)) {
+      limitByIp(ctx, request);
+      throw new HttpError(401, 'UNAUTHORIZED', 'Send "Authorization: Hone-Relay <HMAC-SHA256 of revocations|<since>>".');
+    }
+    const rows = await ctx.db.selectFrom('revocations').select(['id', 'userId', 'deviceId', 'revokedAt'])
+      .where('id', '>', Number(since || 0)).orderBy('id').limit(REVOCATIONS_PAGE).execute();
+    const cursor = rows.length ? String(rows[rows.length - 1].id) : since;
+    return { ok: true, revoked: rows.map((r) => ({ userId: r.userId, deviceId: r.deviceId, revokedAt: toIso(r.revokedAt) })), cursor };
+  });
+
+  app.get('/health', async (_request, reply) => {
+    const base = { version, uptimeSeconds: Math.round((Date.now() - started) / 1000), mailer: ctx.mailer.describe };
+    try {
+      await ctx.adb.ping();
+      return { ok: true, status: 'ok', ...base, database: { dialect: ctx.adb.dialect, ok: true } };
+    } catch {
+      return reply.code(503).header('retry-after', '5').send({
+        ...errorBody('DATABASE_UNAVAILABLE', 'The database is unavailable.'), status: 'degraded', ...base, database: { dialect: ctx.adb.dialect, ok: false },
+      });
+    }
+  });
+}

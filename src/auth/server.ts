@@ -1,0 +1,74 @@
+// Builds the hone-auth Fastify app from injected config, database, clock and mailer; tests call this directly.
+// Registers the error mapping, the routes, and the form parser for the browser's confirm POST.
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { loggerOptions } from '../common/log.ts';
+import { VERSION } from '../common/version.ts';
+import type { AuthConfig } from './config.ts';
+import type { AuthContext } from './context.ts';
+import type { AuthDb } from './db/database.ts';
+import { clientErrorHandler, errorHandler, notFoundHandler } from './http-errors.ts';
+import type { Mailer } from './mailer.ts';
+import { createMailer } from './mailer.ts';
+import { createRateLimiter } from './rate-limit.ts';
+import { deviceRoutes } from './routes/devices.ts';
+import { loginRoutes } from './routes/login.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { projectRoutes } from './routes/projects.ts';
+import { verifyRoutes } from './routes/verify.ts';
+import type { Clock } from './time.ts';
+import { systemClock } from './time.ts';
+
+export interface AuthDeps {
+  config: AuthConfig;
+  db: AuthDb;
+  clock?: Clock;
+  mailer?: Mailer;
+  /** A pino logger to use instead of one built from `log.level` (tests capture logs this way). */
+  logger?: FastifyBaseLogger;
+}
+
+export const BODY_LIMIT = 64 * 1024;
+
+export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const ctx: AuthContext = {
+    config,
+    adb: deps.db,
+    db: deps.db.db,
+    clock,
+    mailer: deps.mailer ?? createMailer(config),
+    keys: { secret: config['auth.secret'], previousSecret: config['auth.previousSecret'], algorithm: config['token.algorithm'] },
+    limits: {
+      loginPerEmail: createRateLimiter({ limit: config['login.perEmail'], windowMs: 15 * 60_000, clock }),
+      loginPerIp: createRateLimiter({ limit: config['login.perIp'], windowMs: 15 * 60_000, clock }),
+      perIp: createRateLimiter({ limit: config['ratelimit.perIp'], windowMs: 60_000, clock }),
+    },
+  };
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config['log.level']) }),
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: 100 },
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+    clientErrorHandler,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+  });
+  loginRoutes(app, ctx);
+  verifyRoutes(app, ctx);
+  deviceRoutes(app, ctx);
+  projectRoutes(app, ctx);
+  opsRoutes(app, ctx, VERSION);
+  app.addHook('onClose', async () => ctx.mailer.close());
+  return app;
+}

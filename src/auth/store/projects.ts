@@ -1,0 +1,56 @@
+// Synced projects: idempotent registration by projectKey within the tier's limit, listing, removal.
+// Room IDs are issued so that they prove their owner (SPEC §6).
+import type { Kysely } from 'kysely';
+import { issueRoomId } from '../../common/room-id.ts';
+import type { Database, ProjectsTable, Tier } from '../db/tables.ts';
+import { isDuplicate } from '../db/database.ts';
+import { HttpError } from '../http-errors.ts';
+import { toDbTime, toIso } from '../time.ts';
+
+type Db = Kysely<Database>;
+type ProjectRow = Omit<ProjectsTable, 'id'> & { id: number };
+
+export const TIER_LIMITS: Record<Tier, number> = { free: 0, personal: 1, pro: Infinity, team: Infinity };
+
+function nextTierFor(count: number): string {
+  return count < 1 ? 'personal' : 'pro';
+}
+
+async function findByKey(db: Db, userId: number, projectKey: string): Promise<ProjectRow | undefined> {
+  return db.selectFrom('projects').selectAll().where('userId', '=', userId).where('projectKey', '=', projectKey).executeTakeFirst();
+}
+
+export async function registerProject(db: Db, p: { userId: number; projectKey: string; name: string; tier: Tier; now: number; secret: string }): Promise<ProjectRow> {
+  const existing = await findByKey(db, p.userId, p.projectKey);
+  if (existing) return existing;
+  const limit = TIER_LIMITS[p.tier];
+  const count = await db.selectFrom('projects').select((e) => e.fn.countAll<number>().as('n')).where('userId', '=', p.userId).executeTakeFirstOrThrow();
+  if (Number(count.n) >= limit) {
+    throw new HttpError(403, 'TIER_LIMIT', `The ${p.tier} tier allows ${limit} synced project${limit === 1 ? '' : 's'}; the ${nextTierFor(limit)} tier allows more.`);
+  }
+  try {
+    const roomId = issueRoomId(p.userId, p.secret);
+    const r = await db.insertInto('projects')
+      .values({ userId: p.userId, projectKey: p.projectKey, name: p.name, roomId, createdAt: toDbTime(p.now) })
+      .executeTakeFirstOrThrow();
+    return { id: Number(r.insertId), userId: p.userId, projectKey: p.projectKey, name: p.name, roomId, createdAt: toDbTime(p.now) };
+  } catch (err) {
+    // A concurrent registration of the same key won the race: answer with its record.
+    const raced = isDuplicate(err) ? await findByKey(db, p.userId, p.projectKey) : undefined;
+    if (raced) return raced;
+    throw err;
+  }
+}
+
+export async function listProjects(db: Db, userId: number): Promise<ProjectRow[]> {
+  return db.selectFrom('projects').selectAll().where('userId', '=', userId).orderBy('id').execute();
+}
+
+export async function removeProject(db: Db, userId: number, projectId: number): Promise<boolean> {
+  const r = await db.deleteFrom('projects').where('id', '=', projectId).where('userId', '=', userId).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+export function projectView(row: ProjectRow) {
+  return { id: row.id, projectKey: row.projectKey, name: row.name, roomId: row.roomId, createdAt: toIso(row.createdAt) };
+}

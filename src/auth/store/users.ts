@@ -1,0 +1,75 @@
+// Users and their subscriptions: find-or-create on sign-in, the effective tier, the operator's set-tier.
+// No row or an expired one means free (SPEC §5).
+import type { Kysely } from 'kysely';
+import type { Database, Tier } from '../db/tables.ts';
+import { isDuplicate } from '../db/database.ts';
+import { fromDbTime, toDbTime } from '../time.ts';
+
+type Db = Kysely<Database>;
+
+export async function findOrCreateUser(db: Db, email: string, now: number, defaultTier: Tier): Promise<number> {
+  const existing = await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+  if (existing) return existing.id;
+  try {
+    const r = await db.insertInto('users').values({ email, createdAt: toDbTime(now) }).executeTakeFirstOrThrow();
+    const id = Number(r.insertId);
+    if (defaultTier !== 'free') {
+      await db.insertInto('subscriptions').values({ userId: id, tier: defaultTier, expiresAt: null, createdAt: toDbTime(now) }).execute();
+    }
+    return id;
+  } catch (err) {
+    if (!isDuplicate(err)) throw err;
+    const again = await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirstOrThrow();
+    return again.id;
+  }
+}
+
+export interface Subscription {
+  tier: Tier;
+  expiresAt: string | null;
+}
+
+/** The tier in force now: the subscription's unless it is missing or expired. */
+export async function currentSubscription(db: Db, userId: number, now: number): Promise<Subscription> {
+  const row = await db.selectFrom('subscriptions').select(['tier', 'expiresAt']).where('userId', '=', userId).executeTakeFirst();
+  if (!row || (row.expiresAt !== null && fromDbTime(row.expiresAt) <= now)) return { tier: 'free', expiresAt: null };
+  return { tier: row.tier, expiresAt: row.expiresAt };
+}
+
+/** Sets a user's tier, creating the user if they have not signed in yet. */
+export async function setTier(db: Db, email: string, tier: Tier, expiresAt: number | null, now: number): Promise<number> {
+  const userId = await findOrCreateUser(db, email, now, 'free');
+  const expires = expiresAt === null ? null : toDbTime(expiresAt);
+  const updated = await db.updateTable('subscriptions').set({ tier, expiresAt: expires }).where('userId', '=', userId).executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 0) {
+    await db.insertInto('subscriptions').values({ userId, tier, expiresAt: expires, createdAt: toDbTime(now) }).execute();
+  }
+  return userId;
+}
+
+export interface UserSummary {
+  id: number;
+  email: string;
+  createdAt: string;
+  tier: Tier;
+  expiresAt: string | null;
+  devices: number;
+  projects: number;
+}
+
+export async function listUsers(db: Db): Promise<UserSummary[]> {
+  const rows = await db
+    .selectFrom('users as u')
+    .leftJoin('subscriptions as s', 's.userId', 'u.id')
+    .select((eb) => [
+      'u.id', 'u.email', 'u.createdAt', 's.tier', 's.expiresAt',
+      eb.selectFrom('devices').select((e) => e.fn.countAll<number>().as('n')).whereRef('devices.userId', '=', 'u.id').as('devices'),
+      eb.selectFrom('projects').select((e) => e.fn.countAll<number>().as('n')).whereRef('projects.userId', '=', 'u.id').as('projects'),
+    ])
+    .orderBy('u.id')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id, email: r.email, createdAt: r.createdAt, tier: r.tier ?? 'free', expiresAt: r.expiresAt ?? null,
+    devices: Number(r.devices ?? 0), projects: Number(r.projects ?? 0),
+  }));
+}

@@ -1,0 +1,41 @@
+// Command-line helpers shared by the programs: flags common to all, and the one-line fatal error.
+import { parseArgs } from 'node:util';
+import { ConfigError } from './config.ts';
+
+export interface CommonArgs {
+  config?: string;
+  dev: boolean;
+  help: boolean;
+  version: boolean;
+  json: boolean;
+  expires?: string;
+  positionals: string[];
+}
+
+export function parseCommonArgs(argv: string[]): CommonArgs {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      dev: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      version: { type: 'boolean', short: 'v', default: false },
+      json: { type: 'boolean', default: false },
+      expires: { type: 'string' },
+    },
+  });
+  return { config: values.config, dev: !!values.dev, help: !!values.help, version: !!values.version, json: !!values.json, expires: values.expires, positionals };
+}
+
+/** Prints one line naming what is wrong and exits non-zero; stack traces only for unexpected errors. */
+export function fail(program: string, err: unknown): never {
+  const message = err instanceof ConfigError || (err as { expected?: boolean })?.expected ? (err as Error).message : String((err as Error)?.stack ?? err);
+  process.stderr.write(`${program}: ${message}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+}
+
+/** An error meant for the operator, printed without a stack trace. */
+export function expected(message: string): Error {
+  return Object.assign(new Error(message), { expected: true });
+}

@@ -1,0 +1,127 @@
+// KEY=VALUE configuration files with HONE_* environment overrides (SPEC §2).
+// Each program declares a schema once; loadConfig parses, validates and types it.
+import { readFileSync } from 'node:fs';
+
+export type KeySpec =
+  | { type: 'string'; default: string; doc: string; secret?: boolean; maxLength?: number }
+  | { type: 'int'; default: number; doc: string; min: number; max: number }
+  | { type: 'bool'; default: boolean; doc: string }
+  | { type: 'enum'; default: string; values: readonly string[]; doc: string }
+  | { type: 'url'; default: string; doc: string };
+
+export type Schema = Record<string, KeySpec>;
+
+export type ConfigOf<S extends Schema> = {
+  -readonly [K in keyof S]: S[K] extends { type: 'int' } ? number
+    : S[K] extends { type: 'bool' } ? boolean
+    : S[K] extends { type: 'enum'; values: readonly (infer V)[] } ? V
+    : string;
+};
+
+export class ConfigError extends Error {}
+
+/** `auth.secret` → `HONE_AUTH_SECRET`. */
+export function envName(key: string): string {
+  return 'HONE_' + key.toUpperCase().replace(/\./g, '_');
+}
+
+/** Parses `KEY=VALUE` lines; `#` starts a comment line; blank lines are skipped. */
+export function parseKeyValue(text: string, fileName: string): Map<string, { value: string; line: number }> {
+  const out = new Map<string, { value: string; line: number }>();
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${fileName}:${i + 1}: expected KEY=VALUE, got "${line.slice(0, 60)}"`);
+    const key = line.slice(0, eq).trim();
+    if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(key)) throw new ConfigError(`${fileName}:${i + 1}: "${key}" is not a valid key`);
+    out.set(key, { value: line.slice(eq + 1).trim(), line: i + 1 });
+  });
+  return out;
+}
+
+function convert(key: string, spec: KeySpec, raw: string, where: string): string | number | boolean {
+  const bad = (what: string) => new ConfigError(`${where}${key}: ${what}, got "${spec.type === 'string' && spec.secret ? '***' : raw.slice(0, 80)}"`);
+  switch (spec.type) {
+    case 'int': {
+      if (!/^-?\d{1,15}$/.test(raw)) throw bad(`expected a whole number from ${spec.min} to ${spec.max}`);
+      const n = Number(raw);
+      if (n < spec.min || n > spec.max) throw bad(`expected a whole number from ${spec.min} to ${spec.max}`);
+      return n;
+    }
+    case 'bool':
+      if (/^(true|yes|on|1)$/i.test(raw)) return true;
+      if (/^(false|no|off|0)$/i.test(raw)) return false;
+      throw bad('expected true or false');
+    case 'enum':
+      if (!spec.values.includes(raw)) throw bad(`expected one of ${spec.values.join(', ')}`);
+      return raw;
+    case 'url':
+      if (raw === '') return raw;
+      try {
+        const u = new URL(raw);
+        if (!/^(https?|wss?|redis|rediss):$/.test(u.protocol)) throw new Error();
+      } catch {
+        throw bad('expected a URL such as https://host:port');
+      }
+      return raw.replace(/\/+$/, '');
+    case 'string':
+      if (spec.maxLength !== undefined && raw.length > spec.maxLength) throw bad(`expected at most ${spec.maxLength} characters`);
+      return raw;
+  }
+}
+
+export interface LoadOptions {
+  /** Path of the KEY=VALUE file; a missing file means defaults unless `mustExist`. */
+  file?: string;
+  mustExist?: boolean;
+  env?: Record<string, string | undefined>;
+  /** Values that win over file and environment (command-line flags, tests). */
+  overrides?: Record<string, string | number | boolean>;
+  warn?: (message: string) => void;
+}
+
+/** Reads the file, applies HONE_* overrides, validates every key against the schema. */
+export function loadConfig<S extends Schema>(schema: S, opts: LoadOptions = {}): ConfigOf<S> {
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  const env = opts.env ?? process.env;
+  let entries = new Map<string, { value: string; line: number }>();
+  const fileName = opts.file ?? '(none)';
+  if (opts.file) {
+    let text: string | undefined;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || opts.mustExist) throw new ConfigError(`${opts.file}: cannot read config file (${code ?? String(err)})`);
+    }
+    if (text !== undefined) entries = parseKeyValue(text, opts.file);
+  }
+  for (const [key, { line }] of entries) {
+    if (!(key in schema)) warn(`${fileName}:${line}: unknown key "${key}" is ignored`);
+  }
+  const out: Record<string, string | number | boolean> = {};
+  for (const [key, spec] of Object.entries(schema)) {
+    const fromEnv = env[envName(key)];
+    const fromFile = entries.get(key);
+    if (opts.overrides && key in opts.overrides) {
+      const v = opts.overrides[key];
+      out[key] = typeof v === 'string' ? convert(key, spec, v, 'option ') : v;
+    } else if (fromEnv !== undefined) {
+      out[key] = convert(key, spec, fromEnv.trim(), `${envName(key)}: `);
+    } else if (fromFile) {
+      out[key] = convert(key, spec, fromFile.value, `${fileName}:${fromFile.line}: `);
+    } else {
+      out[key] = spec.default;
+    }
+  }
+  return out as ConfigOf<S>;
+}
+
+/** Defaults of a schema with some values replaced; what tests and benchmarks start from. */
+export function configWith<S extends Schema>(schema: S, values: Partial<ConfigOf<S>> = {}): ConfigOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(schema)) out[key] = spec.default;
+  return { ...out, ...values } as ConfigOf<S>;
+}
