@@ -1,7 +1,7 @@
 // Builds the hone-auth Fastify app from injected config, database, clock and mailer; tests call this directly.
 // Registers the error mapping, the routes, and the form parser for the browser's confirm POST.
 import Fastify from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { loggerOptions } from '../common/log.ts';
 import { VERSION } from '../common/version.ts';
 import type { AuthConfig } from './config.ts';
@@ -24,8 +24,8 @@ export interface AuthDeps {
   db: AuthDb;
   clock?: Clock;
   mailer?: Mailer;
-  /** A pino logger to use instead of one built from `log.level` (tests capture logs this way). */
-  logger?: FastifyBaseLogger;
+  /** Where log lines go instead of stdout (tests capture them); redaction applies either way. */
+  logStream?: { write(line: string): unknown };
 }
 
 export const BODY_LIMIT = 64 * 1024;
@@ -47,7 +47,7 @@ export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> 
     },
   };
   const app = Fastify({
-    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config['log.level']) }),
+    logger: { ...loggerOptions(config['log.level']), ...(deps.logStream ? { stream: deps.logStream } : {}) },
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 100 },
     trustProxy: config.trustProxy,
