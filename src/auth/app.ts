@@ -81,7 +81,15 @@ async function main(): Promise<void> {
   const db = await openReady(config);
   const app = await buildAuthServer({ config, db });
   if (config.dev) app.log.warn('development mode: not for production');
-  const address = await app.listen({ host: config.host, port: config.port });
+  const address = await app.listen({ host: config.host, port: config.port }).catch(async (err: NodeJS.ErrnoException) => {
+    await app.close().catch(() => {});
+    await db.close().catch(() => {});
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
+      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : 'address not available';
+      throw expected(`cannot listen on ${config.host}:${config.port} (host, port): ${why}`);
+    }
+    throw err;
+  });
   app.log.info({ event: 'listening', database: db.describe }, `hone-auth ${VERSION} listening on ${address} (public URL ${config['auth.publicUrl']}, ${db.describe})`);
   let closing = false;
   const shutdown = (signal: string) => {

@@ -6,7 +6,7 @@ import { ConfigError } from '../common/config.ts';
 export const authConfigSchema = {
   host: { type: 'string', default: '0.0.0.0', doc: 'Address to listen on.' },
   port: { type: 'int', default: 8445, min: 0, max: 65535, doc: 'HTTP port.' },
-  dev: { type: 'bool', default: false, doc: 'Development mode (also --dev): an empty auth.secret is replaced by a random one for this run.' },
+  dev: { type: 'bool', default: false, doc: 'Development mode (also --dev): an empty auth.secret is replaced by a random one kept in dev.secret beside sqlite.path.' },
   'auth.secret': { type: 'string', default: '', secret: true, doc: 'Secret shared with the relay; signs device tokens and room IDs. Generate one with `hone-auth secret`. Required unless dev.' },
   'auth.previousSecret': { type: 'string', default: '', secret: true, doc: 'The secret before a rotation: tokens signed with it still verify until you remove it.' },
   'auth.publicUrl': { type: 'url', default: 'http://localhost:8445', doc: 'Base URL of this service as users reach it; the e-mailed links start with it.' },

@@ -28,6 +28,7 @@ const FASTIFY_CODES: Record<string, [number, string, string]> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'BAD_REQUEST', 'Content-Length does not match the body.'],
   FST_ERR_CTP_INVALID_TYPE: [400, 'BAD_REQUEST', 'The Content-Type header is not valid.'],
   FST_ERR_BAD_URL: [400, 'BAD_REQUEST', 'The URL is not valid.'],
+  FST_ERR_MAX_PARAM_LENGTH: [414, 'URI_TOO_LONG', 'A path segment of the URL is too long.'],
   FST_ERR_ASYNC_CONSTRAINT: [400, 'BAD_REQUEST', 'The request is not valid.'],
 };
 

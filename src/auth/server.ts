@@ -7,7 +7,7 @@ import { VERSION } from '../common/version.ts';
 import type { AuthConfig } from './config.ts';
 import type { AuthContext } from './context.ts';
 import type { AuthDb } from './db/database.ts';
-import { clientErrorHandler, errorHandler, notFoundHandler } from './http-errors.ts';
+import { clientErrorHandler, errorHandler, HttpError, notFoundHandler } from './http-errors.ts';
 import type { Mailer } from './mailer.ts';
 import { createMailer } from './mailer.ts';
 import { createRateLimiter } from './rate-limit.ts';
@@ -53,11 +53,15 @@ export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> 
     trustProxy: config.trustProxy,
     return503OnClosing: true,
     clientErrorHandler,
+    // Bad percent-encoding in the path, over-long path parameters: the standard body, not Fastify's default one.
+    frameworkErrors: errorHandler,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
+    // Only the browser's confirm POST sends a form; everywhere else the API takes JSON alone (SPEC §5).
+    if (req.routeOptions.url !== '/auth/verify') return done(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.'), undefined);
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
   app.addHook('onSend', async (_request, reply) => {

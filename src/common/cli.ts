@@ -13,6 +13,16 @@ export interface CommonArgs {
 }
 
 export function parseCommonArgs(argv: string[]): CommonArgs {
+  try {
+    return parseArgv(argv);
+  } catch (err) {
+    // Unknown or malformed flags are the operator's mistake: one line, no stack trace.
+    if (String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS_')) throw expected(`${(err as Error).message.split('. ')[0]}; see --help`);
+    throw err;
+  }
+}
+
+function parseArgv(argv: string[]): CommonArgs {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -59,7 +59,7 @@ export function signToken(claims: TokenClaims, keys: TokenKeys): string {
   return `${payload}.${signature(keys.algorithm, keys.secret, payload)}`;
 }
 
-const TOKEN_RE = /^([1-9]\d{0,14}):([1-9]\d{0,14}):(\d{1,15})\.([0-9a-f]{64}|\d{1,10})$/;
+const TOKEN_RE = /^([1-9]\d{0,14}):([1-9]\d{0,14}):(0|[1-9]\d{0,14})\.([0-9a-f]{64}|\d{1,10})$/;
 
 /** Splits a token into claims and signature without checking the signature; null when malformed. */
 export function parseToken(token: unknown): (TokenClaims & { payload: string; hash: string }) | null {

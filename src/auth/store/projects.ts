@@ -16,8 +16,13 @@ function nextTierFor(count: number): string {
   return count < 1 ? 'personal' : 'pro';
 }
 
+/** The user's project with exactly this key; MySQL's case- and accent-insensitive collation also finds look-alikes, which are refused. */
 async function findByKey(db: Db, userId: number, projectKey: string): Promise<ProjectRow | undefined> {
-  return db.selectFrom('projects').selectAll().where('userId', '=', userId).where('projectKey', '=', projectKey).executeTakeFirst();
+  const row = await db.selectFrom('projects').selectAll().where('userId', '=', userId).where('projectKey', '=', projectKey).executeTakeFirst();
+  if (row && row.projectKey !== projectKey) {
+    throw new HttpError(409, 'PROJECT_KEY_CONFLICT', `You already have a project whose key differs from this one only in case, accents or trailing spaces ("${row.projectKey}").`);
+  }
+  return row;
 }
 
 export async function registerProject(db: Db, p: { userId: number; projectKey: string; name: string; tier: Tier; now: number; secret: string }): Promise<ProjectRow> {

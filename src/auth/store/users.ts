@@ -3,13 +3,23 @@
 import type { Kysely } from 'kysely';
 import type { Database, Tier } from '../db/tables.ts';
 import { isDuplicate } from '../db/database.ts';
+import { HttpError } from '../http-errors.ts';
 import { fromDbTime, toDbTime } from '../time.ts';
 
 type Db = Kysely<Database>;
 
+/**
+ * MySQL's default collation (utf8mb4_general_ci) finds "victim@exämple.com" when asked for "victim@example.com":
+ * only a byte-exact match is the same user, a look-alike that the unique index will not admit is refused.
+ */
+function exactUser(row: { id: number; email: string } | undefined, email: string): number | undefined {
+  if (row && row.email !== email) throw new HttpError(409, 'EMAIL_CONFLICT', 'This e-mail address is too similar to an existing account\'s to be used here.');
+  return row?.id;
+}
+
 export async function findOrCreateUser(db: Db, email: string, now: number, defaultTier: Tier): Promise<number> {
-  const existing = await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
-  if (existing) return existing.id;
+  const existing = exactUser(await db.selectFrom('users').select(['id', 'email']).where('email', '=', email).executeTakeFirst(), email);
+  if (existing !== undefined) return existing;
   try {
     const r = await db.insertInto('users').values({ email, createdAt: toDbTime(now) }).executeTakeFirstOrThrow();
     const id = Number(r.insertId);
@@ -19,8 +29,8 @@ export async function findOrCreateUser(db: Db, email: string, now: number, defau
     return id;
   } catch (err) {
     if (!isDuplicate(err)) throw err;
-    const again = await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirstOrThrow();
-    return again.id;
+    const again = exactUser(await db.selectFrom('users').select(['id', 'email']).where('email', '=', email).executeTakeFirstOrThrow(), email);
+    return again as number;
   }
 }
 

@@ -1,0 +1,273 @@
+// The real hone-auth entry point as an operator runs it: flags, operator commands, fatal one-line errors,
+// serving /health and a clean exit on SIGTERM.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VERSION } from '../../src/common/version.ts';
+
+const APP = fileURLToPath(new URL('../../src/auth/app.ts', import.meta.url));
+const SECRET = 'cli-test-secret-0123456789abcdef0123456789abcdef';
+
+let dir: string;
+before(() => { dir = mkdtempSync(join(tmpdir(), 'hone-auth-cli-')); });
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The parent environment without any HONE_* variable, plus `extra`. */
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HONE_') && v !== undefined) env[k] = v;
+  return { ...env, ...extra };
+}
+
+interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
+
+function start(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<Run>; out: () => string } {
+  const t0 = Date.now();
+  // cwd is the temp dir so that no ./auth.conf of the checkout is picked up and ./data lands there.
+  const child = spawn(process.execPath, [APP, ...args], { cwd: dir, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 })));
+  return { child, done, out: () => stdout + stderr };
+}
+
+async function run(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<Run> {
+  const { child, done } = start(args, env);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    return await done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A port nothing listens on (taken from the OS, then released). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/** stderr is exactly one non-empty line; returns it. */
+function oneLine(r: Run): string {
+  const text = r.stderr.trimEnd();
+  assert.ok(text.length > 0, 'an error line on stderr');
+  assert.ok(!text.includes('\n'), `one line, got:\n${r.stderr}`);
+  assert.ok(!/\bat .*\.ts:\d+/.test(text), 'no stack trace');
+  return text;
+}
+
+const dbEnv = (name: string) => ({ HONE_SQLITE_PATH: join(dir, name, 'auth.db'), HONE_AUTH_SECRET: SECRET });
+
+describe('hone-auth command line', { concurrency: true }, () => {
+  test('--version prints the package version', async () => {
+    const r = await run(['--version']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim(), VERSION);
+    assert.match(VERSION, /^\d+\.\d+\.\d+/);
+  });
+
+  test('--help prints usage', async () => {
+    const r = await run(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /usage:/);
+    for (const word of ['--config', '--dev', 'admin set-tier', 'admin users', 'secret', 'HONE_']) assert.ok(r.stdout.includes(word), word);
+  });
+
+  test('secret prints 64 hex characters, different each time', async () => {
+    const [a, b] = await Promise.all([run(['secret']), run(['secret'])]);
+    assert.equal(a.code, 0);
+    assert.match(a.stdout, /^[0-9a-f]{64}\n$/);
+    assert.notEqual(a.stdout, b.stdout);
+  });
+
+  test('an unknown flag exits non-zero with one line', async () => {
+    const r = await run(['--frobnicate']);
+    assert.notEqual(r.code, 0);
+    assert.match(oneLine(r), /frobnicate/);
+  });
+
+  test('an unknown command exits non-zero with one line', async () => {
+    const r = await run(['frobnicate'], dbEnv('unknown-cmd'));
+    assert.notEqual(r.code, 0);
+    assert.match(oneLine(r), /unknown command "frobnicate"/);
+  });
+
+  test('a bad config value (HONE_PORT=abc) exits non-zero with one line naming the key', async () => {
+    const r = await run([], { HONE_PORT: 'abc', HONE_AUTH_SECRET: SECRET });
+    assert.notEqual(r.code, 0);
+    const line = oneLine(r);
+    assert.match(line, /^hone-auth: /);
+    assert.match(line, /HONE_PORT/);
+    assert.match(line, /\bport\b/);
+  });
+
+  test('a bad value in the config file names file:line and key', async () => {
+    const conf = join(dir, 'bad.conf');
+    writeFileSync(conf, '# test\nauth.secret=' + SECRET + '\ntiers.default=gold\n');
+    const r = await run(['--config', conf]);
+    assert.notEqual(r.code, 0);
+    const line = oneLine(r);
+    assert.ok(line.includes(`${conf}:3`), line);
+    assert.match(line, /tiers\.default/);
+  });
+
+  test('--config with a missing file exits non-zero with one line', async () => {
+    const missing = join(dir, 'missing.conf');
+    const r = await run(['--config', missing], { HONE_AUTH_SECRET: SECRET });
+    assert.notEqual(r.code, 0);
+    assert.ok(oneLine(r).includes(missing));
+  });
+
+  test('missing auth.secret without --dev exits non-zero with a clear line', async () => {
+    const r = await run([], { HONE_SQLITE_PATH: join(dir, 'nosecret', 'auth.db') });
+    assert.notEqual(r.code, 0);
+    const line = oneLine(r);
+    assert.match(line, /auth\.secret/);
+    assert.match(line, /required/);
+    assert.match(line, /--dev/);
+  });
+
+  test('admin set-tier then admin users --json shows the user', async () => {
+    const env = dbEnv('admin');
+    const set = await run(['admin', 'set-tier', 'A@B.co', 'pro', '--expires', '2030-01-01'], env);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /a@b\.co.*pro.*2030-01-01T00:00:00\.000Z/);
+    const list = await run(['admin', 'users', '--json'], env);
+    assert.equal(list.code, 0, list.stderr);
+    const users = JSON.parse(list.stdout);
+    assert.equal(users.length, 1);
+    assert.equal(users[0].email, 'a@b.co');
+    assert.equal(users[0].tier, 'pro');
+    assert.equal(users[0].expiresAt, '2030-01-01T00:00:00.000Z');
+    assert.equal(typeof users[0].id, 'number');
+
+    const again = await run(['admin', 'set-tier', 'a@b.co', 'team'], env);
+    assert.equal(again.code, 0, again.stderr);
+    const table = await run(['admin', 'users'], env);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /EMAIL/);
+    assert.match(table.stdout, /a@b\.co\s+team/);
+    assert.equal(table.stdout.match(/a@b\.co/g)?.length, 1, 'same user, not a second one');
+  });
+
+  test('admin users on an empty database', async () => {
+    const r = await run(['admin', 'users'], dbEnv('empty'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /no users/);
+    const j = await run(['admin', 'users', '--json'], dbEnv('empty'));
+    assert.deepEqual(JSON.parse(j.stdout), []);
+  });
+
+  test('admin set-tier with a bad tier, e-mail or date → one-line error, nothing written', async () => {
+    const env = dbEnv('admin-bad');
+    const tier = await run(['admin', 'set-tier', 'a@b.co', 'gold'], env);
+    assert.notEqual(tier.code, 0);
+    assert.match(oneLine(tier), /tier must be one of free, personal, pro, team/);
+    const email = await run(['admin', 'set-tier', 'not-an-email', 'pro'], env);
+    assert.notEqual(email.code, 0);
+    assert.match(oneLine(email), /not an e-mail/);
+    const date = await run(['admin', 'set-tier', 'a@b.co', 'pro', '--expires', '2030-13-45'], env);
+    assert.notEqual(date.code, 0);
+    assert.match(oneLine(date), /--expires/);
+    const usage = await run(['admin', 'set-tier'], env);
+    assert.notEqual(usage.code, 0);
+    assert.match(oneLine(usage), /usage/);
+    const sub = await run(['admin', 'frobnicate'], env);
+    assert.notEqual(sub.code, 0);
+    assert.match(oneLine(sub), /usage/);
+    const list = await run(['admin', 'users', '--json'], env);
+    assert.deepEqual(JSON.parse(list.stdout), []);
+  });
+
+  test('serves GET /health and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const { child, done, out } = start([], { ...dbEnv('serve'), HONE_HOST: '127.0.0.1', HONE_PORT: String(port) });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    try {
+      let res: Response | undefined;
+      for (let i = 0; i < 200 && !res; i++) {
+        if (child.exitCode !== null) break;
+        res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+        if (!res) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(res, `server answered; output:\n${out()}`);
+      assert.equal(res.status, 200);
+      const body = await res.json();
+      assert.equal(body.ok, true);
+      assert.match(out(), new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`), 'one line names the URL');
+      child.kill('SIGTERM');
+      const r = await done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.signal, null);
+    } finally {
+      clearTimeout(killer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  test('--dev without a secret serves and keeps its dev secret beside the database', async () => {
+    const port = await freePort();
+    const sqlite = join(dir, 'dev', 'auth.db');
+    const { child, done, out } = start(['--dev'], { HONE_SQLITE_PATH: sqlite, HONE_HOST: '127.0.0.1', HONE_PORT: String(port) });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    try {
+      let status = 0;
+      for (let i = 0; i < 200 && status === 0 && child.exitCode === null; i++) {
+        status = (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status ?? 0;
+        if (status === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(status, 200, out());
+      child.kill('SIGTERM');
+      assert.equal((await done).code, 0);
+      const secret = (await import('node:fs')).readFileSync(join(dir, 'dev', 'dev.secret'), 'utf8').trim();
+      assert.match(secret, /^[0-9a-f]{64}$/);
+    } finally {
+      clearTimeout(killer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  test('a port already in use exits non-zero with one clear line', async () => {
+    const srv = createServer();
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const { port } = srv.address() as { port: number };
+    try {
+      const r = await run([], { ...dbEnv('inuse'), HONE_HOST: '127.0.0.1', HONE_PORT: String(port) });
+      assert.notEqual(r.code, 0);
+      assert.match(oneLine(r), new RegExp(`in use.*127\\.0\\.0\\.1:${port}|127\\.0\\.0\\.1:${port}.*in use`));
+    } finally {
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
+  });
+
+  test('MySQL unreachable → non-zero exit within seconds, one line mentioning the database', async () => {
+    const port = await freePort();
+    const r = await run([], { HONE_AUTH_SECRET: SECRET, HONE_DB_HOST: '127.0.0.1', HONE_DB_PORT: String(port) }, 15_000);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.signal, null, 'exited by itself');
+    assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+    const line = oneLine(r);
+    assert.match(line, /database/);
+    assert.match(line, /mysql/);
+    assert.ok(line.includes(`127.0.0.1:${port}`), line);
+    assert.ok(!line.includes(SECRET));
+  });
+
+  test('admin against unreachable MySQL fails the same way', async () => {
+    const port = await freePort();
+    const r = await run(['admin', 'users'], { HONE_AUTH_SECRET: SECRET, HONE_DB_HOST: '127.0.0.1', HONE_DB_PORT: String(port) }, 15_000);
+    assert.notEqual(r.code, 0);
+    assert.match(oneLine(r), /database/);
+  });
+});
