@@ -95,9 +95,11 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
-    app.log.info({ event: 'shutdown', signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
+    // The exit must not depend on logging succeeding (stdout may be a closed pipe): arm it first.
+    setTimeout(() => process.exit(1), 10_000).unref();
+    try {
+      app.log.info({ event: 'shutdown', signal }, 'shutting down');
+    } catch {}
     app.close().then(() => db.close()).then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
