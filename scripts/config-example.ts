@@ -1,12 +1,10 @@
-// Writes auth.conf.example from authConfigSchema, so the documented keys, defaults and docs cannot drift.
-// `npm run config:example` regenerates it; test/auth/config-example.test.ts fails when it is stale.
+// Writes auth.conf.example and relay.conf.example from the config schemas, so documented keys cannot drift.
+// `npm run config:example` regenerates them; test/common/config-example.test.ts fails when one is stale.
 import { writeFileSync } from 'node:fs';
 import type { KeySpec, Schema } from '../src/common/config.ts';
 import { envName } from '../src/common/config.ts';
 import { authConfigSchema } from '../src/auth/config.ts';
-
-/** Keys written as live `key=value` lines in auth.conf.example (the ones an operator sets first). */
-export const AUTH_LIVE_KEYS: readonly string[] = ['auth.secret', 'auth.publicUrl'];
+import { relayConfigSchema } from '../src/relay/config.ts';
 
 const WIDTH = 100;
 
@@ -57,13 +55,24 @@ export function renderExample(schema: Schema, title: string, live: readonly stri
   return out.join('\n') + '\n';
 }
 
-export function renderAuthExample(): string {
-  return renderExample(authConfigSchema, 'hone-auth configuration (auth.conf)', AUTH_LIVE_KEYS);
+export interface Example {
+  schema: Schema;
+  title: string;
+  /** Keys written as live `key=value` lines (the ones an operator sets first). */
+  live: readonly string[];
+  path: URL;
 }
 
-export const AUTH_EXAMPLE_PATH = new URL('../auth.conf.example', import.meta.url);
+export const EXAMPLES: readonly Example[] = [
+  { schema: authConfigSchema, title: 'hone-auth configuration (auth.conf)', live: ['auth.secret', 'auth.publicUrl'], path: new URL('../auth.conf.example', import.meta.url) },
+  { schema: relayConfigSchema, title: 'hone-relay configuration (relay.conf)', live: ['auth.secret', 'auth.url'], path: new URL('../relay.conf.example', import.meta.url) },
+];
+
+export const renderFor = (e: Example): string => renderExample(e.schema, e.title, e.live);
 
 if (import.meta.main) {
-  writeFileSync(AUTH_EXAMPLE_PATH, renderAuthExample());
-  process.stdout.write(`wrote ${AUTH_EXAMPLE_PATH.pathname}\n`);
+  for (const e of EXAMPLES) {
+    writeFileSync(e.path, renderFor(e));
+    process.stdout.write(`wrote ${e.path.pathname}\n`);
+  }
 }

@@ -6,7 +6,7 @@ import type { AuthConfig } from './config.ts';
 import type { AuthDb } from './db/database.ts';
 import type { Database } from './db/tables.ts';
 import type { Mailer } from './mailer.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import type { RateLimiter } from '../common/rate-limit.ts';
 import type { Clock } from './time.ts';
 
 export interface AuthContext {

@@ -10,7 +10,7 @@ import type { AuthDb } from './db/database.ts';
 import { clientErrorHandler, errorHandler, HttpError, notFoundHandler } from './http-errors.ts';
 import type { Mailer } from './mailer.ts';
 import { createMailer } from './mailer.ts';
-import { createRateLimiter } from './rate-limit.ts';
+import { createRateLimiter } from '../common/rate-limit.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { loginRoutes } from './routes/login.ts';
 import { opsRoutes } from './routes/ops.ts';

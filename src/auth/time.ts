@@ -1,8 +1,7 @@
 // The injectable clock and the conversions between it, the database's DATETIME text and API ISO strings.
 // Stored times are UTC with second precision, the same on SQLite and MySQL.
-export type Clock = () => number;
-
-export const systemClock: Clock = () => Date.now();
+export type { Clock } from '../common/clock.ts';
+export { systemClock } from '../common/clock.ts';
 
 /** Milliseconds → `YYYY-MM-DD HH:MM:SS` (UTC). */
 export function toDbTime(ms: number): string {

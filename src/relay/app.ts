@@ -1,4 +1,66 @@
 #!/usr/bin/env node
-// hone-relay: not built yet (issue "hone-relay"); says so instead of pretending.
-process.stderr.write('hone-relay: not yet — the relay lands with its own issue; see README.\n');
-process.exit(1);
+// hone-relay: reads relay.conf (or --config) and HONE_* overrides, then serves until SIGTERM/SIGINT.
+// The only place with process-wide state: signals, exit codes, the real clock.
+import { expected, fail, parseCommonArgs } from '../common/cli.ts';
+import { loadConfig } from '../common/config.ts';
+import { VERSION } from '../common/version.ts';
+import { checkRelayConfig, isInsecureDev, relayConfigSchema } from './config.ts';
+import { buildRelay } from './server.ts';
+
+const HELP = `hone-relay ${VERSION} — the WebSocket relay of Hone Sync
+
+usage:
+  hone-relay [--config relay.conf] [--dev]      serve (default config ./relay.conf; absent = defaults)
+  hone-relay --version | --help
+
+Every config key can be set as HONE_<KEY> (auth.secret → HONE_AUTH_SECRET). See relay.conf.example.`;
+
+async function main(): Promise<void> {
+  const args = parseCommonArgs(process.argv.slice(2));
+  if (args.help) return void console.log(HELP);
+  if (args.version) return void console.log(VERSION);
+  if (args.positionals.length > 0 && args.positionals[0] !== 'serve') throw expected(`unknown command "${args.positionals[0]}"; see hone-relay --help`);
+
+  const warnings: string[] = [];
+  const config = checkRelayConfig(loadConfig(relayConfigSchema, {
+    file: args.config ?? './relay.conf', mustExist: args.config !== undefined,
+    overrides: args.dev ? { dev: true } : {}, warn: (m) => warnings.push(m),
+  }));
+  for (const w of warnings) process.stderr.write(`hone-relay: warning: ${w}\n`);
+  if (isInsecureDev(config)) {
+    process.stderr.write('hone-relay: WARNING: DEVELOPMENT MODE WITHOUT A SECRET — device tokens are NOT checked and anyone can join any room. Never expose this relay.\n');
+  }
+  if (config['token.algorithm'] === 'djb2') {
+    process.stderr.write('hone-relay: WARNING: token.algorithm=djb2 accepts 32-bit non-cryptographic tokens that can be forged; use it only while migrating old deployments.\n');
+  }
+  if (!config['auth.url'] && !isInsecureDev(config)) {
+    process.stderr.write('hone-relay: warning: auth.url is empty, so revocations are not pulled: devices removed in hone-auth keep relay access.\n');
+  }
+
+  const relay = await buildRelay({ config }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
+      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : 'address not available';
+      throw expected(`cannot listen on ${config.host} port ${config.port} or ws.port ${config['ws.port']}: ${why}`);
+    }
+    if (err.code === 'ERR_SQLITE_ERROR' || /SQLITE|database/i.test(String(err.message))) throw expected(`cannot use the buffer database ${config['sqlite.path']} (sqlite.path): ${err.message}`);
+    throw err;
+  });
+  relay.log.info({ event: 'listening', http: relay.httpUrl, ws: relay.wsUrl, sqlite: config['sqlite.path'] },
+    `hone-relay ${VERSION} listening on ${relay.httpUrl} (health, metrics, status) and ${relay.wsUrl} (WebSocket)`);
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    // The exit must not depend on logging succeeding (stdout may be a closed pipe): arm it first.
+    setTimeout(() => process.exit(1), 10_000).unref();
+    try {
+      relay.log.info({ event: 'shutdown', signal }, 'shutting down: closing connections with 1001 and flushing the buffer');
+    } catch {}
+    relay.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => fail('hone-relay', err));

@@ -12,6 +12,8 @@ export function opsRoutes(app: FastifyInstance, ctx: AuthContext, version: strin
   const started = Date.now();
 
   app.get<{ Querystring: { since?: string } }>('/auth/revocations', {
+    // Every relay calls this once a second: its requests are not worth a log line each.
+    logLevel: 'warn',
     schema: { querystring: { type: 'object', properties: { since: { type: 'string', pattern: '^[0-9]{0,15}$' } } } },
   }, async (request) => {
     const since = request.query.since ?? '';

@@ -1,6 +1,6 @@
 // Fixed-window counters per key (IP address, e-mail) kept in memory, bounded in size.
 // Answers whether a hit is allowed and, if not, how many seconds until it will be.
-import type { Clock } from './time.ts';
+import type { Clock } from './clock.ts';
 
 export interface RateLimiter {
   hit(key: string): { allowed: boolean; retryAfter: number };

@@ -1,50 +1,55 @@
-// auth.conf.example is generated from authConfigSchema; this fails when the two drift apart.
+// ${name} and relay.conf.example are generated from the config schemas; this fails when they drift apart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { envName, loadConfig, parseKeyValue } from '../../src/common/config.ts';
 import type { Schema } from '../../src/common/config.ts';
-import { authConfigSchema } from '../../src/auth/config.ts';
-import { AUTH_EXAMPLE_PATH, AUTH_LIVE_KEYS, renderAuthExample, renderExample } from '../../scripts/config-example.ts';
+import { EXAMPLES, renderExample, renderFor } from '../../scripts/config-example.ts';
 
-const examplePath = fileURLToPath(AUTH_EXAMPLE_PATH);
+for (const example of EXAMPLES) {
+const name = example.path.pathname.split('/').pop() as string;
+const examplePath = fileURLToPath(example.path);
+const schema = example.schema;
+const LIVE = example.live;
 
-test('auth.conf.example is what the schema renders (run `npm run config:example` after changing the schema)', () => {
-  assert.equal(readFileSync(examplePath, 'utf8'), renderAuthExample());
+test(`${name} is what the schema renders (run npm run config:example after changing the schema)`, () => {
+  assert.equal(readFileSync(examplePath, 'utf8'), renderFor(example));
 });
 
-test('auth.conf.example documents every key with its doc, env name and default', () => {
+test(`${name} documents every key with its doc, env name and default`, () => {
   const text = readFileSync(examplePath, 'utf8');
   const lines = text.split('\n');
-  for (const [key, spec] of Object.entries(authConfigSchema)) {
+  for (const [key, spec] of Object.entries(schema)) {
     const line = `${key}=${String(spec.default)}`;
     const live = lines.includes(line);
     const commented = lines.includes(`# ${line}`);
     assert.ok(live !== commented, `exactly one ${key}= line`);
-    assert.equal(live, AUTH_LIVE_KEYS.includes(key), key);
+    assert.equal(live, LIVE.includes(key), key);
     assert.ok(text.includes(envName(key)), `${key}: env name`);
     const firstWord = spec.doc.split(' ')[0];
     assert.ok(text.includes(`# ${firstWord}`), `${key}: doc`);
   }
 });
 
-test('auth.conf.example parses with loadConfig to the defaults, without warnings', () => {
+test(`${name} parses with loadConfig to the defaults, without warnings`, () => {
   const warnings: string[] = [];
-  const config = loadConfig(authConfigSchema, { file: examplePath, mustExist: true, env: {}, warn: (m) => warnings.push(m) });
+  const config = loadConfig(schema, { file: examplePath, mustExist: true, env: {}, warn: (m) => warnings.push(m) });
   assert.deepEqual(warnings, []);
-  for (const [key, spec] of Object.entries(authConfigSchema)) assert.equal(config[key as keyof typeof config], spec.default, key);
-  assert.deepEqual([...parseKeyValue(readFileSync(examplePath, 'utf8'), examplePath).keys()].sort(), [...AUTH_LIVE_KEYS].sort());
+  for (const [key, spec] of Object.entries(schema)) assert.equal(config[key as keyof typeof config], spec.default, key);
+  assert.deepEqual([...parseKeyValue(readFileSync(examplePath, 'utf8'), examplePath).keys()].sort(), [...LIVE].sort());
 });
 
-test('uncommenting every default line still parses to the defaults', () => {
+test(`${name}: uncommenting every default line still parses to the defaults`, () => {
   const text = readFileSync(examplePath, 'utf8').replace(/^# ([A-Za-z][A-Za-z0-9_.-]*=)/gm, '$1');
   const entries = parseKeyValue(text, 'uncommented');
-  assert.deepEqual([...entries.keys()].sort(), Object.keys(authConfigSchema).sort());
+  assert.deepEqual([...entries.keys()].sort(), Object.keys(schema).sort());
   const warnings: string[] = [];
-  const config = loadConfig(authConfigSchema, { overrides: Object.fromEntries([...entries].map(([k, v]) => [k, v.value])), env: {}, warn: (m) => warnings.push(m) });
-  for (const [key, spec] of Object.entries(authConfigSchema)) assert.equal(config[key as keyof typeof config], spec.default, key);
+  const config = loadConfig(schema, { overrides: Object.fromEntries([...entries].map(([k, v]) => [k, v.value])), env: {}, warn: (m) => warnings.push(m) });
+  for (const [key, spec] of Object.entries(schema)) assert.equal(config[key as keyof typeof config], spec.default, key);
 });
+
+}
 
 test('renderExample: docs, types, live and commented defaults', () => {
   const schema = {

@@ -1,0 +1,206 @@
+// One WebSocket's life on the relay: the join (token, ownership, limits, replacement, catch-up), then envelopes
+// checked against the join and handed to the engine, pings, and the leave. Bad frames get an error frame, never a throw.
+import type { RawData, WebSocket } from 'ws';
+import type { Clock } from '../common/clock.ts';
+import { roomOwnership } from '../common/room-id.ts';
+import type { TokenKeys } from '../common/token.ts';
+import { verifyToken } from '../common/token.ts';
+import type { RelayConfig } from './config.ts';
+import type { RelayEngine } from './engine.ts';
+import type { EnvelopeFrame, JoinFrame } from './frames.ts';
+import { classify, out, renderEnvelope } from './frames.ts';
+import type { Conn, Hub } from './hub.ts';
+import type { RelayMetrics } from './metrics.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export interface ConnectionDeps {
+  config: RelayConfig;
+  engine: RelayEngine;
+  hub: Hub;
+  metrics: RelayMetrics;
+  clock: Clock;
+  keys: TokenKeys;
+  /** Development without a secret: tokens are not checked. */
+  insecure: boolean;
+  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+const POLICY = 1008;
+const TRY_LATER = 1013;
+
+export function openConnection(ws: WebSocket, ip: string, deps: ConnectionDeps): Conn {
+  const { config, clock, hub, metrics } = deps;
+  const now = clock();
+  const conn: Conn = {
+    ws, ip, connectedAt: now, state: 'new', room: '', device: '', userId: null, deviceId: null,
+    held: null, inbox: null, alive: true, ended: null,
+    messages: new TokenBucket(config['limits.messages.perSecond'], config['limits.messages.burst'], clock),
+    bytes: new TokenBucket(config['limits.bytes.perSecond'], config['limits.bytes.perSecond'], clock),
+  };
+  hub.all.add(conn);
+  ws.on('message', (data: RawData, isBinary: boolean) => onFrame(conn, data, isBinary, deps));
+  ws.on('pong', () => {
+    conn.alive = true;
+  });
+  ws.on('close', () => {
+    conn.state = 'closed';
+    hub.all.delete(conn);
+    hub.remove(conn);
+  });
+  // Socket errors (resets, protocol violations) end in 'close'; without a listener they would throw.
+  ws.on('error', () => {});
+  return conn;
+}
+
+function onFrame(conn: Conn, data: RawData, isBinary: boolean, deps: ConnectionDeps): void {
+  const { hub, metrics } = deps;
+  conn.alive = true;
+  const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
+  metrics.bytesIn.inc(size);
+  if (conn.ended !== null || conn.state === 'closed') return;
+  if (isBinary) {
+    metrics.drop('bad_frame');
+    if (conn.state === 'new') return hub.end(conn, 'BAD_FRAME', 'Frames must be JSON text, not binary.', POLICY);
+    return hub.send(conn, out.error('BAD_FRAME', 'Frames must be JSON text, not binary.'));
+  }
+  const text = data.toString();
+  if (conn.state === 'joining') {
+    conn.inbox?.push(text);
+    return;
+  }
+  if (conn.state === 'new') return void join(conn, text, deps);
+  handle(conn, text, size, deps);
+}
+
+function handle(conn: Conn, text: string, size: number, deps: ConnectionDeps): void {
+  const { hub, metrics } = deps;
+  if (!conn.messages.take(1) || !conn.bytes.take(size)) {
+    metrics.drop('rate_limited');
+    const msgId = /"msgId"\s*:\s*"([^"\\]{1,64})"/.exec(text)?.[1];
+    return hub.send(conn, out.error('RATE_LIMITED', 'Too many messages; slow down and resend this one.', msgId));
+  }
+  const frame = classify(text);
+  switch (frame.kind) {
+    case 'ping':
+      return hub.send(conn, out.pong);
+    case 'join':
+      return hub.send(conn, out.error('ALREADY_JOINED', `This connection already joined room ${conn.room}; open another connection for another room.`));
+    case 'invalid':
+      metrics.drop(frame.code === 'BAD_ENVELOPE' ? 'bad_envelope' : 'bad_frame');
+      return hub.send(conn, out.error(frame.code, frame.message, frame.msgId));
+    case 'envelope':
+      return envelope(conn, frame, deps);
+  }
+}
+
+function envelope(conn: Conn, frame: EnvelopeFrame, deps: ConnectionDeps): void {
+  const { hub, metrics, engine, clock } = deps;
+  if (frame.from !== conn.device) {
+    metrics.drop('from_mismatch');
+    return hub.send(conn, out.error('FROM_MISMATCH', `"from" must be the device label this connection joined with (${conn.device}).`, frame.msgId));
+  }
+  if (frame.room !== conn.room) {
+    metrics.drop('room_mismatch');
+    return hub.send(conn, out.error('ROOM_MISMATCH', '"room" must be the room this connection joined.', frame.msgId));
+  }
+  const now = clock();
+  let rendered: { head: string; tail: string };
+  try {
+    rendered = renderEnvelope(frame, conn.device, conn.room, now);
+  } catch {
+    metrics.drop('bad_frame');
+    return hub.send(conn, out.error('BAD_FRAME', 'The envelope is nested too deeply to forward.', frame.msgId));
+  }
+  const msgId = frame.msgId;
+  engine.buffer.accept({ room: conn.room, from: conn.device, to: frame.to, msgId, head: rendered.head, tail: rendered.tail, receivedAt: now }, (err, seq, duplicate) => {
+    if (err) {
+      metrics.drop('buffer_unavailable');
+      deps.log.warn({ event: 'buffer.failed', err: err.message }, 'could not write the buffer; envelope refused');
+      return hub.send(conn, out.error('BUFFER_UNAVAILABLE', 'The relay could not store this message; resend it.', msgId));
+    }
+    if (duplicate) metrics.duplicates.inc();
+    if (msgId !== null) hub.send(conn, out.ack(msgId, seq));
+  });
+}
+
+function refuse(conn: Conn, deps: ConnectionDeps, code: string, message: string, closeCode: number): void {
+  deps.metrics.joins.labels(code).inc();
+  deps.hub.end(conn, code, message, closeCode);
+}
+
+/** Checks the token; answers the claims, null in insecure development, or an error code. */
+function checkToken(join: JoinFrame, deps: ConnectionDeps): { userId: number; deviceId: number } | null | string {
+  if (deps.insecure) return null;
+  const claims = join.token !== null && join.token.length <= 1024 ? verifyToken(join.token, deps.keys) : null;
+  if (claims === null) return 'INVALID_TOKEN';
+  if (deps.engine.revocations.isRevoked(claims.userId, claims.deviceId)) return 'TOKEN_REVOKED';
+  return claims;
+}
+
+async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<void> {
+  const { config, engine, hub, metrics } = deps;
+  const frame = classify(text);
+  if (frame.kind !== 'join') {
+    metrics.drop('not_joined');
+    const code = frame.kind === 'invalid' && (frame.code === 'BAD_JOIN' || frame.code === 'BAD_FRAME') ? frame.code : 'NOT_JOINED';
+    const message = frame.kind === 'invalid' && code !== 'NOT_JOINED' ? frame.message : 'The first frame must be a join: {"type":"join","room":…,"device":…,"token":…}.';
+    return refuse(conn, deps, code, message, POLICY);
+  }
+  const claims = checkToken(frame, deps);
+  if (claims === 'INVALID_TOKEN') return refuse(conn, deps, 'INVALID_TOKEN', 'The device token is missing or not valid; sign in again.', POLICY);
+  if (claims === 'TOKEN_REVOKED') return refuse(conn, deps, 'TOKEN_REVOKED', 'This device was removed from the account; sign in again.', POLICY);
+  if (claims !== null && typeof claims === 'object') {
+    const owner = roomOwnership(frame.room, claims.userId, deps.keys);
+    if (owner === 'not-owner' || (owner === 'unregistered' && !config['rooms.allowUnregistered'])) {
+      return refuse(conn, deps, 'ROOM_FORBIDDEN', owner === 'not-owner' ? 'This room belongs to another account.' : 'This relay only serves rooms issued by its auth service.', POLICY);
+    }
+  }
+  const previous = hub.get(frame.room, frame.device);
+  if (previous === undefined) {
+    if (!engine.rooms.has(frame.room) && engine.rooms.count() >= config['limits.rooms']) {
+      return refuse(conn, deps, 'RELAY_FULL', 'This relay serves as many rooms as it may; try again later.', TRY_LATER);
+    }
+    if (engine.rooms.devices(frame.room) >= config['limits.devicesPerRoom']) {
+      return refuse(conn, deps, 'ROOM_FULL', `This room already has ${config['limits.devicesPerRoom']} devices connected.`, TRY_LATER);
+    }
+  }
+
+  conn.state = 'joining';
+  conn.inbox = [];
+  conn.room = frame.room;
+  conn.device = frame.device;
+  if (claims !== null && typeof claims === 'object') {
+    conn.userId = claims.userId;
+    conn.deviceId = claims.deviceId;
+  }
+  if (previous !== undefined) hub.end(previous, 'REPLACED', 'The same device joined this room on a newer connection.', 4001);
+  conn.held = [];
+  hub.add(conn);
+  try {
+    const joined = await engine.rooms.join(frame.room, frame.device);
+    const seq = await engine.buffer.currentSeq(frame.room);
+    hub.send(conn, out.joined(frame.room, frame.device, joined.isHost, joined.hostDevice, seq));
+    metrics.joins.labels('ok').inc();
+    const baseline = frame.lastSeq ?? (await engine.buffer.lastDelivered(frame.room, frame.device));
+    // Held live envelopes up to what the deltas frame carried are not sent twice.
+    let upTo = 0;
+    if (baseline !== null) {
+      upTo = baseline;
+      const { entries, complete } = await engine.buffer.replay(frame.room, baseline);
+      const mine = entries.filter((e) => e.from !== frame.device && (e.to === 'broadcast' || e.to === frame.device || (e.to === 'host' && joined.isHost)));
+      hub.send(conn, out.deltas(frame.room, mine, complete));
+      metrics.replayed.inc(mine.length);
+      if (entries.length > 0) upTo = Math.max(upTo, entries[entries.length - 1].seq);
+      if (mine.length > 0) engine.buffer.noteDelivered(frame.room, frame.device, mine[mine.length - 1].seq);
+    }
+    hub.release(conn, upTo);
+  } catch (err) {
+    deps.log.warn({ event: 'join.failed', err: (err as Error).message }, 'join failed');
+    return refuse(conn, deps, 'BUFFER_UNAVAILABLE', 'The relay could not read its buffer; try again.', TRY_LATER);
+  }
+  if (conn.state !== 'joining') return;
+  conn.state = 'joined';
+  const inbox = conn.inbox ?? [];
+  conn.inbox = null;
+  for (const text of inbox) if (conn.state === 'joined' && conn.ended === null) handle(conn, text, Buffer.byteLength(text), deps);
+}

@@ -1,0 +1,92 @@
+// The engine interface: the room table, the sequence counter, the durable buffer and the revocation list.
+// Routing code (hub.ts, connection.ts) only talks to these; one relay uses SQLite + memory, a cluster Redis.
+
+/** An envelope the engine has made durable: what peers receive (`text`) and what catch-up needs to filter it. */
+export interface RoutedEnvelope {
+  room: string;
+  seq: number;
+  from: string;
+  to: string;
+  text: string;
+  createdAt: number;
+  /** When the relay received it (for the routing-latency histogram); 0 when replayed from storage. */
+  receivedAt: number;
+}
+
+/** An envelope to route: the forwarded text is `head + seq + tail`, rendered by the router before the seq is known. */
+export interface IncomingEnvelope {
+  room: string;
+  from: string;
+  to: string;
+  msgId: string | null;
+  head: string;
+  tail: string;
+  receivedAt: number;
+}
+
+/** Called once the envelope is durable (or failed to be): its seq, and whether it was a msgId duplicate. */
+export type AcceptCallback = (err: Error | null, seq: number, duplicate: boolean) => void;
+
+export interface MessageBuffer {
+  /** Assigns the room's next seq, makes the envelope durable, then hands it to every `onDurable` listener in seq
+   * order and calls `done`. A msgId seen from the same device in the same room within the window is not routed
+   * again: `done` gets the first one's seq with `duplicate` true. */
+  accept(envelope: IncomingEnvelope, done: AcceptCallback): void;
+  /** Registers the fan-out: called with each durable batch, in seq order per room. */
+  onDurable(listener: (batch: RoutedEnvelope[]) => void): void;
+  /** The room's current (highest assigned) sequence number; 0 for a new room. */
+  currentSeq(room: string): number | Promise<number>;
+  /** Buffered envelopes of the room with seq > afterSeq, oldest first; `complete` false when some have left the buffer. */
+  replay(room: string, afterSeq: number): Promise<{ entries: RoutedEnvelope[]; complete: boolean }>;
+  /** The highest seq delivered to a device label in a room, if the relay remembers one. */
+  lastDelivered(room: string, device: string): Promise<number | null>;
+  noteDelivered(room: string, device: string, seq: number): void;
+  /** Envelopes currently buffered. */
+  size(): number;
+  /** Writes everything pending; resolves when durable. */
+  flush(): Promise<void>;
+}
+
+export interface JoinResult {
+  isHost: boolean;
+  hostDevice: string;
+}
+
+export type RoomEvent =
+  | { type: 'host'; room: string; device: string }
+  | { type: 'presence'; room: string; device: string; state: 'joined' | 'left' };
+
+export interface RoomTable {
+  /** Adds a device label to a room (a label already there is a replacement: no presence event). */
+  join(room: string, device: string): JoinResult | Promise<JoinResult>;
+  leave(room: string, device: string): void;
+  /** The room's host label (possibly away, within the hand-over window), or null. */
+  host(room: string): string | null;
+  /** Device labels connected to the room. */
+  devices(room: string): number;
+  has(room: string): boolean;
+  /** Rooms with devices or a host in its hand-over window. */
+  count(): number;
+  onEvent(listener: (event: RoomEvent) => void): void;
+}
+
+export interface Revocation {
+  userId: number;
+  deviceId: number;
+  revokedAt: string;
+}
+
+export interface RevocationStore {
+  isRevoked(userId: number, deviceId: number): boolean;
+  cursor(): string;
+  /** Persists a page pulled from auth and the cursor after it. */
+  add(revoked: Revocation[], cursor: string): void;
+  count(): number;
+}
+
+export interface RelayEngine {
+  buffer: MessageBuffer;
+  rooms: RoomTable;
+  revocations: RevocationStore;
+  close(): Promise<void>;
+}

@@ -1,0 +1,144 @@
+// This relay's live connections by room and device label, and everything sent to them: routed envelopes,
+// host and presence frames, closes with an error frame; slow consumers are cut off here.
+import type { WebSocket } from 'ws';
+import type { Clock } from '../common/clock.ts';
+import type { RelayEngine, RoomEvent, RoutedEnvelope } from './engine.ts';
+import { out } from './frames.ts';
+import type { RelayMetrics } from './metrics.ts';
+import { SlotMap } from './slot-map.ts';
+import type { TokenBucket } from './token-bucket.ts';
+
+export interface Conn {
+  ws: WebSocket;
+  ip: string;
+  connectedAt: number;
+  state: 'new' | 'joining' | 'joined' | 'closed';
+  room: string;
+  device: string;
+  /** Whose token joined (null in development mode without a secret). */
+  userId: number | null;
+  deviceId: number | null;
+  /** Live envelopes held back while the catch-up frame is prepared (null when not catching up). */
+  held: RoutedEnvelope[] | null;
+  /** Frames that arrived while the join was being processed. */
+  inbox: string[] | null;
+  alive: boolean;
+  messages: TokenBucket;
+  bytes: TokenBucket;
+  /** Set when the relay itself ended the connection, so its close does not count as the device leaving. */
+  ended: string | null;
+}
+
+const OPEN = 1;
+
+export interface Hub {
+  all: Set<Conn>;
+  /** The connection holding a device label in a room on this relay. */
+  get(room: string, device: string): Conn | undefined;
+  add(conn: Conn): void;
+  /** Removes a joined connection (if it still holds its label) and tells the room table. */
+  remove(conn: Conn): void;
+  send(conn: Conn, data: string | Buffer): void;
+  /** Sends an error frame and closes with `code`; the close handler will not treat it as a leave if `replaced`. */
+  end(conn: Conn, errCode: string, message: string, closeCode: number): void;
+  /** Delivers envelopes held during catch-up that the deltas frame did not already contain. */
+  release(conn: Conn, afterSeq: number): void;
+  revoke(userId: number, deviceId: number): number;
+}
+
+export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; clock: Clock; sendBufferBytes: number }): Hub {
+  const { engine, metrics, clock } = deps;
+  const rooms = new SlotMap<Map<string, Conn>>();
+  const all = new Set<Conn>();
+
+  function send(conn: Conn, data: string | Buffer): void {
+    const ws = conn.ws;
+    if (ws.readyState !== OPEN) return;
+    if (ws.bufferedAmount > deps.sendBufferBytes) {
+      metrics.drop('slow_consumer');
+      metrics.closes.labels('SLOW_CONSUMER').inc();
+      conn.ended = 'SLOW_CONSUMER';
+      ws.terminate();
+      return;
+    }
+    ws.send(data, { binary: false });
+    metrics.bytesOut.inc(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
+  }
+
+  function deliver(conn: Conn, e: RoutedEnvelope, bytes: Buffer): void {
+    if (conn.held !== null) {
+      conn.held.push(e);
+      return;
+    }
+    send(conn, bytes);
+    engine.buffer.noteDelivered(e.room, conn.device, e.seq);
+    metrics.routed.inc();
+  }
+
+  engine.buffer.onDurable((batch) => {
+    const now = clock();
+    for (const e of batch) {
+      metrics.accepted.inc();
+      const members = rooms.get(e.room);
+      if (e.receivedAt > 0) metrics.latency.observe((now - e.receivedAt) / 1000);
+      if (members === undefined) continue;
+      const bytes = Buffer.from(e.text);
+      if (e.to === 'broadcast') {
+        for (const [device, conn] of members) if (device !== e.from) deliver(conn, e, bytes);
+      } else {
+        const target = e.to === 'host' ? engine.rooms.host(e.room) : e.to;
+        const conn = target === null || target === e.from ? undefined : members.get(target);
+        if (conn) deliver(conn, e, bytes);
+      }
+    }
+  });
+
+  engine.rooms.onEvent((event: RoomEvent) => {
+    const members = rooms.get(event.room);
+    if (members === undefined) return;
+    const frame = event.type === 'host' ? out.host(event.room, event.device) : out.presence(event.room, event.device, event.state);
+    for (const [device, conn] of members) if (event.type === 'host' || device !== event.device) send(conn, frame);
+  });
+
+  return {
+    all,
+    get: (room, device) => rooms.get(room)?.get(device),
+    add(conn) {
+      let members = rooms.get(conn.room);
+      if (members === undefined) rooms.set(conn.room, (members = new Map()));
+      members.set(conn.device, conn);
+    },
+    remove(conn) {
+      const members = rooms.get(conn.room);
+      if (members === undefined || members.get(conn.device) !== conn) return;
+      members.delete(conn.device);
+      if (members.size === 0) rooms.delete(conn.room);
+      engine.rooms.leave(conn.room, conn.device);
+    },
+    send,
+    end(conn, errCode, message, closeCode) {
+      if (conn.ended !== null) return;
+      conn.ended = errCode;
+      metrics.closes.labels(errCode).inc();
+      send(conn, out.error(errCode, message));
+      if (conn.ws.readyState === OPEN) conn.ws.close(closeCode, errCode);
+      // A peer that never completes the closing handshake is cut off.
+      setTimeout(() => conn.ws.terminate(), 2000).unref();
+    },
+    release(conn, afterSeq) {
+      const held = conn.held ?? [];
+      conn.held = null;
+      for (const e of held) if (e.seq > afterSeq) deliver(conn, e, Buffer.from(e.text));
+    },
+    revoke(userId, deviceId) {
+      let n = 0;
+      for (const conn of all) {
+        if (conn.userId === userId && conn.deviceId === deviceId && conn.ended === null) {
+          this.end(conn, 'TOKEN_REVOKED', 'This device was removed from the account; sign in again.', 1008);
+          n++;
+        }
+      }
+      return n;
+    },
+  };
+}

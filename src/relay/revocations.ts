@@ -1,0 +1,100 @@
+// Pulls revocations from hone-auth every second (SPEC §5/§6), keeps them in the engine's store and closes the
+// revoked devices' live connections. When auth is unreachable the relay keeps serving and logs the failure.
+import { hmacHex } from '../common/token.ts';
+import type { Revocation, RevocationStore } from './engine.ts';
+
+export interface PullerState {
+  ok: boolean | null;
+  lastSuccess: number | null;
+  lastError: string | null;
+}
+
+export interface PullerDeps {
+  authUrl: string;
+  secret: string;
+  store: RevocationStore;
+  fetch: typeof fetch;
+  intervalMs: number;
+  onRevoked(r: Revocation): void;
+  onResult(ok: boolean): void;
+  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  clock: () => number;
+}
+
+const FAILURE_LOG_EVERY_MS = 60_000;
+
+function isRevocation(v: unknown): v is Revocation {
+  const r = v as Revocation;
+  return typeof r === 'object' && r !== null && Number.isSafeInteger(r.userId) && Number.isSafeInteger(r.deviceId) && typeof r.revokedAt === 'string';
+}
+
+export function startRevocationPuller(deps: PullerDeps): { state: PullerState; stop(): void; pullNow(): Promise<void> } {
+  const state: PullerState = { ok: null, lastSuccess: null, lastError: null };
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  let lastFailureLog = 0;
+  let running: Promise<void> | null = null;
+
+  async function pageOnce(): Promise<number> {
+    const since = deps.store.cursor();
+    const res = await deps.fetch(`${deps.authUrl}/auth/revocations?since=${encodeURIComponent(since)}`, {
+      headers: { authorization: `Hone-Relay ${hmacHex(deps.secret, `revocations|${since}`)}` },
+      signal: AbortSignal.timeout(5000),
+    });
+    if (res.status !== 200) throw new Error(`auth answered ${res.status}`);
+    const body = (await res.json()) as { revoked?: unknown; cursor?: unknown };
+    if (!Array.isArray(body.revoked) || typeof body.cursor !== 'string' || !body.revoked.every(isRevocation)) {
+      throw new Error('auth answered an unexpected body');
+    }
+    const revoked = body.revoked as Revocation[];
+    if (revoked.length > 0 || body.cursor !== since) deps.store.add(revoked, body.cursor);
+    for (const r of revoked) deps.onRevoked(r);
+    return body.cursor === since ? 0 : revoked.length;
+  }
+
+  async function pull(): Promise<void> {
+    try {
+      // Pages of up to 1000 until auth has nothing newer.
+      for (let i = 0; i < 100 && (await pageOnce()) >= 1000; i++);
+      if (state.ok === false) deps.log.info({ event: 'revocations.recovered' }, 'revocations: auth reachable again');
+      state.ok = true;
+      state.lastSuccess = deps.clock();
+      state.lastError = null;
+      deps.onResult(true);
+    } catch (err) {
+      const message = (err as Error).message;
+      const now = deps.clock();
+      if (state.ok !== false || now - lastFailureLog >= FAILURE_LOG_EVERY_MS) {
+        lastFailureLog = now;
+        deps.log.warn({ event: 'revocations.failed', authUrl: deps.authUrl, err: message }, 'revocations: cannot reach auth; serving with the revocations already known');
+      }
+      state.ok = false;
+      state.lastError = message;
+      deps.onResult(false);
+    }
+  }
+
+  function loop(): void {
+    if (stopped) return;
+    running = pull().finally(() => {
+      running = null;
+      if (!stopped) {
+        timer = setTimeout(loop, deps.intervalMs);
+        timer.unref();
+      }
+    });
+  }
+  loop();
+
+  return {
+    state,
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+    async pullNow() {
+      if (running) await running;
+      await pull();
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// Builds a relay from injected config, clock, engine and fetch: HTTP port, WebSocket port, revocation pulls.
+// What tests call; app.ts adds only the command line and signals.
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../common/clock.ts';
+import { systemClock } from '../common/clock.ts';
+import { createRateLimiter } from '../common/rate-limit.ts';
+import type { TokenKeys } from '../common/token.ts';
+import type { RelayConfig } from './config.ts';
+import { isInsecureDev } from './config.ts';
+import type { ConnectionDeps } from './connection.ts';
+import type { RelayEngine } from './engine.ts';
+import { buildHttp } from './http.ts';
+import { createHub } from './hub.ts';
+import { createMetrics } from './metrics.ts';
+import { startRevocationPuller } from './revocations.ts';
+import { createLocalRooms } from './rooms.ts';
+import { openSqliteState } from './sqlite-buffer.ts';
+import { createWsPort } from './ws-server.ts';
+
+export interface RelayDeps {
+  config: RelayConfig;
+  clock?: Clock;
+  /** The engine (room table, seq, buffer, revocations); default: this process + SQLite at sqlite.path. */
+  engine?: RelayEngine;
+  fetch?: typeof fetch;
+  logStream?: { write(line: string): unknown };
+}
+
+export interface RelayServer {
+  httpUrl: string;
+  wsUrl: string;
+  /** Stops accepting, closes every socket with 1001, flushes the buffer, closes storage. */
+  close(): Promise<void>;
+  /** Pulls revocations now (tests; normally every second). */
+  pullRevocations(): Promise<void>;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+/** The single-relay engine: rooms in memory, everything durable in SQLite, trimmed every second. */
+export function createLocalEngine(config: RelayConfig, clock: Clock): RelayEngine {
+  const ttlMs = config['buffer.ttl.seconds'] * 1000;
+  const state = openSqliteState({ path: config['sqlite.path'], ttlMs, clock });
+  const rooms = createLocalRooms({ handOverMs: ttlMs, clock });
+  const trim = setInterval(() => state.trim(), 1000);
+  trim.unref();
+  return {
+    buffer: state.buffer,
+    rooms,
+    revocations: state.revocations,
+    async close() {
+      clearInterval(trim);
+      rooms.close();
+      await state.close();
+    },
+  };
+}
+
+const urlOf = (host: string, port: number, scheme: string) => `${scheme}://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+
+export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
+  const { config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const startedAt = clock();
+  const engine = deps.engine ?? createLocalEngine(config, clock);
+  const keys: TokenKeys = { secret: config['auth.secret'], previousSecret: config['auth.previousSecret'], algorithm: config['token.algorithm'] };
+  // Gauges are read at scrape time, when `hub` exists.
+  const metrics = createMetrics({
+    connections: () => hub.all.size, rooms: () => engine.rooms.count(),
+    buffered: () => engine.buffer.size(), revocations: () => engine.revocations.count(),
+  });
+  const hub = createHub({ engine, metrics, clock, sendBufferBytes: config['limits.sendBuffer.bytes'] });
+
+  let puller: ReturnType<typeof startRevocationPuller> | null = null;
+  const http = await buildHttp({
+    config, metrics, logStream: deps.logStream,
+    health: {
+      startedAt, clock, devMode: isInsecureDev(config),
+      rooms: () => engine.rooms.count(), connections: () => hub.all.size, buffered: () => engine.buffer.size(),
+      revocations: () => ({ authUrl: config['auth.url'] || null, known: engine.revocations.count(), state: puller?.state ?? null }),
+    },
+  });
+  const log = http.log;
+  const connDeps: ConnectionDeps = { config, engine, hub, metrics, clock, keys, insecure: isInsecureDev(config), log };
+  const ws = createWsPort({ ...connDeps, perIp: createRateLimiter({ limit: config['limits.connections.perIpPerMinute'], windowMs: 60_000, clock }) });
+
+  try {
+    await http.listen({ host: config.host, port: config.port });
+    await new Promise<void>((resolve, reject) => {
+      ws.server.once('error', reject);
+      ws.server.listen(config['ws.port'], config.host, () => {
+        ws.server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    ws.close();
+    await http.close().catch(() => {});
+    await engine.close().catch(() => {});
+    throw err;
+  }
+
+  if (config['auth.url'] && config['auth.secret']) {
+    puller = startRevocationPuller({
+      authUrl: config['auth.url'], secret: config['auth.secret'], store: engine.revocations, fetch: deps.fetch ?? fetch,
+      intervalMs: 1000, clock, log,
+      onRevoked: (r) => {
+        const closed = hub.revoke(r.userId, r.deviceId);
+        log.info({ event: 'revocation.applied', userId: r.userId, deviceId: r.deviceId, closed }, 'device revoked');
+      },
+      onResult: (ok) => metrics.revocationPulls.labels(ok ? 'ok' : 'failed').inc(),
+    });
+  }
+
+  const httpPort = (http.server.address() as AddressInfo).port;
+  const wsPort = (ws.server.address() as AddressInfo).port;
+  let closing: Promise<void> | null = null;
+  return {
+    httpUrl: urlOf(config.host, httpPort, 'http'),
+    wsUrl: urlOf(config.host, wsPort, 'ws'),
+    pullRevocations: async () => puller?.pullNow(),
+    log,
+    close() {
+      closing ??= (async () => {
+        puller?.stop();
+        const stopped = ws.stopAccepting();
+        // Everything accepted so far reaches its peers before they are told to reconnect.
+        await engine.buffer.flush();
+        for (const conn of hub.all) hub.end(conn, 'SHUTTING_DOWN', 'The relay is restarting; reconnect.', 1001);
+        await Promise.race([stopped, new Promise((r) => setTimeout(r, 2000).unref())]);
+        ws.close();
+        await http.close();
+        await engine.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// The WebSocket port: accepts upgrades at any path, applies the per-IP and total connection limits, and runs the
+// heartbeat and join-timeout sweep. Plain HTTP requests to this port get a JSON 426.
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { errorBody } from '../common/http-errors.ts';
+import type { RateLimiter } from '../common/rate-limit.ts';
+import type { RelayConfig } from './config.ts';
+import type { ConnectionDeps } from './connection.ts';
+import { openConnection } from './connection.ts';
+import { out } from './frames.ts';
+
+const FRAME_TOO_LARGE = out.error('FRAME_TOO_LARGE', 'The frame is larger than this relay accepts.');
+
+/** ws closes over-size frames itself (1009) before any handler runs; this sends the error frame first. */
+class RelaySocket extends WebSocket {
+  close(code?: number, reason?: string | Buffer): void {
+    if (code === 1009 && this.readyState === WebSocket.OPEN) {
+      try {
+        this.send(FRAME_TOO_LARGE);
+      } catch {}
+      super.close(1009, 'FRAME_TOO_LARGE');
+      return;
+    }
+    super.close(code, reason);
+  }
+}
+
+function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    // nginx appends the peer it saw; the last entry is the one a client cannot forge.
+    const xff = String(req.headers['x-forwarded-for'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    if (xff.length > 0) return xff[xff.length - 1];
+  }
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+export interface WsPort {
+  server: Server;
+  wss: WebSocketServer;
+  /** Stops accepting new connections. */
+  stopAccepting(): Promise<void>;
+  close(): void;
+}
+
+export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter }): WsPort {
+  const config: RelayConfig = deps.config;
+  const { hub, metrics } = deps;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config['limits.frame.bytes'],
+    perMessageDeflate: false,
+    WebSocket: RelaySocket,
+  });
+  const server = createServer((_req, res) => {
+    const body = JSON.stringify(errorBody('UPGRADE_REQUIRED', 'This port speaks WebSocket only (connect to ws://…/ws); health and status are on the HTTP port.'));
+    res.writeHead(426, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), upgrade: 'websocket', connection: 'close' });
+    res.end(body);
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  server.on('clientError', (_err, socket: Duplex) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  let accepting = true;
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (!accepting) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const ip = clientIp(req, config.trustProxy);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = openConnection(ws, ip, deps);
+      if (!deps.perIp.hit(ip).allowed) {
+        return hub.end(conn, 'TOO_MANY_CONNECTIONS', `More than ${config['limits.connections.perIpPerMinute']} connections a minute from your address; wait a minute.`, 1013);
+      }
+      if (hub.all.size > config['limits.connections']) {
+        return hub.end(conn, 'RELAY_FULL', 'This relay has as many connections as it may take; try again later.', 1013);
+      }
+    });
+  });
+
+  const heartbeatMs = config['ws.heartbeat.seconds'] * 1000;
+  const joinTimeoutMs = config['join.timeout.seconds'] * 1000;
+  let lastBeat = deps.clock();
+  const sweep = setInterval(() => {
+    const now = deps.clock();
+    const beat = now - lastBeat >= heartbeatMs;
+    if (beat) lastBeat = now;
+    for (const conn of hub.all) {
+      if (conn.state === 'new' && conn.ended === null && now - conn.connectedAt >= joinTimeoutMs) {
+        hub.end(conn, 'JOIN_TIMEOUT', `No join within ${config['join.timeout.seconds']} s.`, 1008);
+        continue;
+      }
+      if (!beat) continue;
+      if (!conn.alive) {
+        metrics.closes.labels('HEARTBEAT').inc();
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      try {
+        conn.ws.ping();
+      } catch {}
+    }
+  }, Math.min(1000, heartbeatMs));
+  sweep.unref();
+
+  return {
+    server,
+    wss,
+    stopAccepting() {
+      accepting = false;
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+    close() {
+      clearInterval(sweep);
+      for (const conn of hub.all) conn.ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+    },
+  };
+}
