@@ -65,7 +65,9 @@ function onFrame(conn: Conn, data: RawData, isBinary: boolean, deps: ConnectionD
   }
   const text = data.toString();
   if (conn.state === 'joining') {
-    conn.inbox?.push(text);
+    // Held until the join completes; a client that floods before it is answered loses the excess.
+    if (conn.inbox !== null && conn.inbox.length < deps.config['limits.messages.burst']) conn.inbox.push(text);
+    else metrics.drop('rate_limited');
     return;
   }
   if (conn.state === 'new') return void join(conn, text, deps);

@@ -2,14 +2,13 @@
 // serving /health and a clean exit on SIGTERM.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../../src/common/version.ts';
+import { freePort, oneLine, programRunner } from '../helpers/process.ts';
 
 const APP = fileURLToPath(new URL('../../src/auth/app.ts', import.meta.url));
 const SECRET = 'cli-test-secret-0123456789abcdef0123456789abcdef';
@@ -18,54 +17,8 @@ let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'hone-auth-cli-')); });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The parent environment without any HONE_* variable, plus `extra`. */
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HONE_') && v !== undefined) env[k] = v;
-  return { ...env, ...extra };
-}
+const { start, run } = programRunner(APP, () => dir);
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
-
-function start(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<Run>; out: () => string } {
-  const t0 = Date.now();
-  // cwd is the temp dir so that no ./auth.conf of the checkout is picked up and ./data lands there.
-  const child = spawn(process.execPath, [APP, ...args], { cwd: dir, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const done = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 })));
-  return { child, done, out: () => stdout + stderr };
-}
-
-async function run(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<Run> {
-  const { child, done } = start(args, env);
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  try {
-    return await done;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A port nothing listens on (taken from the OS, then released). */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-/** stderr is exactly one non-empty line; returns it. */
-function oneLine(r: Run): string {
-  const text = r.stderr.trimEnd();
-  assert.ok(text.length > 0, 'an error line on stderr');
-  assert.ok(!text.includes('\n'), `one line, got:\n${r.stderr}`);
-  assert.ok(!/\bat .*\.ts:\d+/.test(text), 'no stack trace');
-  return text;
-}
 
 const dbEnv = (name: string) => ({ HONE_SQLITE_PATH: join(dir, name, 'auth.db'), HONE_AUTH_SECRET: SECRET });
 
