@@ -47,8 +47,13 @@ export function openConnection(ws: WebSocket, ip: string, deps: ConnectionDeps):
     hub.all.delete(conn);
     hub.remove(conn);
   });
-  // Socket errors (resets, protocol violations) end in 'close'; without a listener they would throw.
-  ws.on('error', () => {});
+  // Socket errors (resets, protocol violations, over-size frames) end in 'close'; without a listener they would throw.
+  ws.on('error', (err: Error & { code?: string }) => {
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      metrics.drop('frame_too_large');
+      metrics.closes.labels('FRAME_TOO_LARGE').inc();
+    }
+  });
   return conn;
 }
 
@@ -159,7 +164,7 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
   }
   const previous = hub.get(frame.room, frame.device);
   if (previous === undefined) {
-    if (!engine.rooms.has(frame.room) && engine.rooms.count() >= config['limits.rooms']) {
+    if (engine.rooms.devices(frame.room) === 0 && engine.rooms.count() >= config['limits.rooms']) {
       return refuse(conn, deps, 'RELAY_FULL', 'This relay serves as many rooms as it may; try again later.', TRY_LATER);
     }
     if (engine.rooms.devices(frame.room) >= config['limits.devicesPerRoom']) {
@@ -180,6 +185,8 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
   hub.add(conn);
   try {
     const joined = await engine.rooms.join(frame.room, frame.device);
+    // Closed while the engine answered: undo the membership the close could not yet remove.
+    if ((conn.state as Conn['state']) === 'closed') return engine.rooms.leave(frame.room, frame.device);
     const seq = await engine.buffer.currentSeq(frame.room);
     hub.send(conn, out.joined(frame.room, frame.device, joined.isHost, joined.hostDevice, seq));
     metrics.joins.labels('ok').inc();

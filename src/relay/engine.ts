@@ -64,8 +64,7 @@ export interface RoomTable {
   host(room: string): string | null;
   /** Device labels connected to the room. */
   devices(room: string): number;
-  has(room: string): boolean;
-  /** Rooms with devices or a host in its hand-over window. */
+  /** Rooms with at least one connected device. */
   count(): number;
   onEvent(listener: (event: RoomEvent) => void): void;
 }

@@ -18,6 +18,8 @@ export interface LocalRoomTable extends RoomTable {
 
 export function createLocalRooms(opts: { handOverMs: number; clock: Clock }): LocalRoomTable {
   const rooms = new SlotMap<Room>();
+  /** Rooms with at least one connected device (what limits.rooms and /health count). */
+  let occupied = 0;
   const listeners: Array<(event: RoomEvent) => void> = [];
   const emit = (event: RoomEvent) => {
     for (const l of listeners) l(event);
@@ -47,6 +49,7 @@ export function createLocalRooms(opts: { handOverMs: number; clock: Clock }): Lo
         rooms.set(id, room);
       }
       const replacing = room.members.has(device);
+      if (room.members.size === 0) occupied++;
       room.members.set(device, opts.clock());
       if (room.host === null) room.host = device;
       if (room.host === device && room.handOver) {
@@ -59,6 +62,7 @@ export function createLocalRooms(opts: { handOverMs: number; clock: Clock }): Lo
     leave(id: string, device: string): void {
       const room = rooms.get(id);
       if (room === undefined || !room.members.delete(device)) return;
+      if (room.members.size === 0) occupied--;
       emit({ type: 'presence', room: id, device, state: 'left' });
       if (room.host === device && room.handOver === null) {
         room.handOver = setTimeout(() => handOver(id, room), opts.handOverMs);
@@ -67,8 +71,7 @@ export function createLocalRooms(opts: { handOverMs: number; clock: Clock }): Lo
     },
     host: (id) => rooms.get(id)?.host ?? null,
     devices: (id) => rooms.get(id)?.members.size ?? 0,
-    has: (id) => rooms.get(id) !== undefined,
-    count: () => rooms.size,
+    count: () => occupied,
     onEvent(listener) {
       listeners.push(listener);
     },

@@ -53,7 +53,8 @@ export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter }): WsP
     perMessageDeflate: false,
     WebSocket: RelaySocket,
   });
-  const server = createServer((_req, res) => {
+  // Requests that never complete their headers are cut off within ~headersTimeout (Node checks every interval).
+  const server = createServer({ connectionsCheckingInterval: 1000 }, (_req, res) => {
     const body = JSON.stringify(errorBody('UPGRADE_REQUIRED', 'This port speaks WebSocket only (connect to ws://…/ws); health and status are on the HTTP port.'));
     res.writeHead(426, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), upgrade: 'websocket', connection: 'close' });
     res.end(body);
