@@ -1,0 +1,72 @@
+// `hone-sync watch <project>`: joins the project's room as this device and prints what arrives, resuming after the
+// last message it printed (lastSeq in the state file); --count / --timeout end it, Ctrl-C too.
+import { fileSeqStore } from '../../client/seq-store.ts';
+import type { RelayMessage } from '../../client/relay-client.ts';
+import type { Ctx } from '../context.ts';
+import { authClient, requireToken } from '../context.ts';
+import { usage } from '../exit-codes.ts';
+import { fromRelayFatal } from '../explain.ts';
+import { openRelay } from '../relay-session.ts';
+import { resolveProject } from '../resolve-project.ts';
+
+export function formatMessage(m: RelayMessage): string {
+  const body = typeof m.payload === 'string' ? m.payload : JSON.stringify(m.payload);
+  return `[${m.seq}] ${m.from} → ${m.to}${m.replayed ? ' (caught up)' : ''}: ${body}`;
+}
+
+export async function watch(ctx: Ctx): Promise<void> {
+  const [arg, extra] = ctx.args.rest;
+  if (!arg || extra !== undefined) throw usage('usage: hone-sync watch <project> [--count N] [--timeout S]');
+  const me = requireToken(ctx);
+  const project = await resolveProject(authClient(ctx), arg);
+  const device = ctx.settings.syncDeviceName;
+  const store = fileSeqStore(ctx.stateFile, project.roomId, device);
+  const client = openRelay(ctx, project.roomId, device, me.token, store);
+  const json = ctx.args.json;
+  const event = (name: string, data: object, text: string) => {
+    if (json) ctx.io.stdout(JSON.stringify({ event: name, ...data }) + '\n');
+    else ctx.io.stderr(text + '\n');
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    let count = 0;
+    let stopped = false;
+    let printedSeq: number | null = null;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const finish = (err?: Error) => {
+      if (timer) clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onAbort);
+      client.close();
+      // With --count, messages of the same frame after the last one printed must not count as seen.
+      if (stopped && printedSeq !== null) store.save(printedSeq);
+      store.flush();
+      if (err) reject(err);
+      else resolve();
+    };
+    const onAbort = () => finish();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    if (ctx.args.timeout) timer = setTimeout(() => finish(), ctx.args.timeout * 1000);
+
+    client.on('joined', (j) => event('joined', { room: j.room, device: j.device, host: j.host, hostDevice: j.hostDevice, seq: j.seq, reconnect: j.reconnect },
+      j.reconnect ? 'reconnected to the relay.' : `watching "${project.name}" (room ${project.roomId}) as "${device}"${j.host ? ', the host' : `; host is "${j.hostDevice}"`}. Ctrl-C to stop.`));
+    client.on('message', (m) => {
+      if (stopped) return;
+      if (json) ctx.io.stdout(JSON.stringify({ event: 'message', seq: m.seq, from: m.from, to: m.to, ts: m.ts, encrypted: m.encrypted, replayed: m.replayed, payload: m.payload }) + '\n');
+      else ctx.io.stdout(formatMessage(m) + '\n');
+      printedSeq = m.seq;
+      if (ctx.args.count !== undefined && ++count >= ctx.args.count) {
+        stopped = true;
+        queueMicrotask(() => finish()); // after the client has recorded this seq
+      }
+    });
+    client.on('presence', (p) => event('presence', p, `* ${p.device} ${p.state}`));
+    client.on('host', (h) => event('host', h, `* ${h.device} is now the host${h.isMe ? ' (this device)' : ''}`));
+    client.on('resync', (r) => event('resync', r, `* some messages were missed (${r.reason === 'buffer-expired' ? 'older than the relay keeps' : 'the relay lost its buffer'}); a full resync is needed`));
+    client.on('error', (e) => { if (!json) ctx.io.stderr(`hone-sync: relay: ${e.message} (${e.code})\n`); });
+    client.on('disconnected', (d) => {
+      if (d.willRetry) event('disconnected', d, `hone-sync: relay ${ctx.settings.syncRelayUrl} not connected (${d.reason || 'connection lost'}); retrying in ${(d.delayMs / 1000).toFixed(1)} s`);
+    });
+    client.on('fatal', (f) => finish(fromRelayFatal(f, device)));
+    client.start().catch(finish);
+  });
+}
