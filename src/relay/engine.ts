@@ -1,5 +1,6 @@
 // The engine interface: the room table, the sequence counter, the durable buffer and the revocation list.
 // Routing code (hub.ts, connection.ts) only talks to these; one relay uses SQLite + memory, a cluster Redis.
+import type { RateLimiter } from '../common/rate-limit.ts';
 
 /** An envelope the engine has made durable: what peers receive (`text`) and what catch-up needs to filter it. */
 export interface RoutedEnvelope {
@@ -54,7 +55,18 @@ export interface JoinResult {
 
 export type RoomEvent =
   | { type: 'host'; room: string; device: string }
-  | { type: 'presence'; room: string; device: string; state: 'joined' | 'left' };
+  | { type: 'presence'; room: string; device: string; state: 'joined' | 'left' }
+  /** The label joined again on another relay node: this node's connection for it is closed (4001). */
+  | { type: 'replaced'; room: string; device: string };
+
+/** Thrown by `RoomTable.join` to refuse a join with an error code of its own (closed 1013: try again later). */
+export class JoinRefused extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
 
 export interface RoomTable {
   /** Adds a device label to a room (a label already there is a replacement: no presence event). */
@@ -83,9 +95,22 @@ export interface RevocationStore {
   count(): number;
 }
 
+/** What a cluster engine adds: its state for /health and /metrics, and cluster-wide connection counting. */
+export interface ClusterInfo {
+  nodeId: string;
+  redisUp(): boolean;
+  health(): { redis: 'connected' | 'down'; nodeId: string; roomsLocal: number; roomsRemote: number };
+  /** Resolves when Redis is reachable (true) or after `timeoutMs` (false). */
+  whenReady(timeoutMs: number): Promise<boolean>;
+  /** Fixed-window counters shared by all nodes (connections per IP per minute). */
+  rateLimiter(opts: { limit: number; windowMs: number }): RateLimiter;
+}
+
 export interface RelayEngine {
   buffer: MessageBuffer;
   rooms: RoomTable;
   revocations: RevocationStore;
+  /** Present in cluster mode. */
+  cluster?: ClusterInfo;
   close(): Promise<void>;
 }

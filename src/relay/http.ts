@@ -7,6 +7,7 @@ import { loggerOptions } from '../common/log.ts';
 import { VERSION } from '../common/version.ts';
 import type { RelayConfig } from './config.ts';
 import type { RelayMetrics } from './metrics.ts';
+import { CONSOLE_JS } from './page/console-bundle.ts';
 import type { PullerState } from './revocations.ts';
 
 export interface HealthSource {
@@ -41,32 +42,85 @@ export function healthBody(src: HealthSource) {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function statusPage(h: ReturnType<typeof healthBody>): string {
-  const rows: Array<[string, string]> = [
-    ['Status', h.status], ['Version', h.version], ['Up for', `${h.uptimeSeconds} s`], ['Rooms', String(h.rooms)],
-    ['Connections', String(h.connections)], ['Buffered messages', String(h.bufferedMessages)],
-    ['Revocations', h.revocations.authUrl ? `${h.revocations.known} known, auth ${h.revocations.ok === false ? 'unreachable' : 'reachable'}` : 'not pulled (auth.url empty)'],
-  ];
+/** The status page for self-hosters and the live console; numbers are filled in here and refreshed by /console.js. */
+function statusPage(h: ReturnType<typeof healthBody>, ports: { http: number; ws: number }): string {
+  const row = (id: string, label: string, value: string) => `<tr><th>${label}</th><td id="${id}">${escapeHtml(value)}</td></tr>`;
+  const revocations = h.revocations.authUrl ? `${h.revocations.known} known, auth ${h.revocations.ok === false ? 'unreachable' : 'reachable'}` : 'not pulled (auth.url empty)';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="10"><title>Hone Sync relay</title>
+<title>Hone Sync relay</title>
 <style>
+*{box-sizing:border-box}
 body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2430}
-main{max-width:34rem;margin:2rem auto;padding:0 1rem}
+main{max-width:44rem;margin:0 auto;padding:1.5rem 1rem 3rem}
 h1{font-size:1.4rem;margin:0 0 1rem}
-table{width:100%;border-collapse:collapse;background:#fff;border-radius:8px;box-shadow:0 1px 3px #0002}
-th,td{text-align:left;padding:.6rem .9rem;border-bottom:1px solid #eceef2}
+h2{font-size:1.1rem;margin:2rem 0 .6rem}
+section.card,table{width:100%;background:#fff;border-radius:10px;box-shadow:0 1px 3px #0002}
+table{border-collapse:collapse}
+th,td{text-align:left;padding:.55rem .9rem;border-bottom:1px solid #eceef2}
 th{font-weight:500;color:#5b6475;width:45%}
 tr:last-child th,tr:last-child td{border-bottom:0}
-p{color:#5b6475;font-size:.9rem}
+section.card{padding:1rem}
+label{display:block;font-size:.85rem;color:#5b6475;margin:.5rem 0 .2rem}
+input{width:100%;font:inherit;padding:.5rem .6rem;border:1px solid #cfd4dc;border-radius:6px;background:#fff}
+fieldset{border:0;margin:0;padding:0;min-width:0}
+.row{display:flex;gap:.5rem;align-items:flex-end}
+.row>div{flex:1;min-width:0}
+button{font:inherit;padding:.5rem 1.1rem;border:0;border-radius:6px;background:#2f6fed;color:#fff;cursor:pointer;margin-top:.8rem}
+fieldset:disabled button{background:#9bb5ea;cursor:default}
+ol{list-style:none;margin:1rem 0 0;padding:0;font:13px/1.45 ui-monospace,monospace;max-height:60vh;overflow:auto}
+li{padding:.35rem .1rem;border-top:1px solid #eceef2;display:flex;gap:.6rem;overflow-wrap:anywhere}
+li time{color:#8a93a3;flex:none}
+li.error span{color:#b3261e}
+li.sent span{color:#2f6fed}
+li.info span{color:#5b6475}
+p.note{color:#5b6475;font-size:.9rem}
+@media (max-width:30rem){.row{flex-direction:column;align-items:stretch}.row>div{flex:none!important}th{width:50%}}
 </style></head>
-<body><main><h1>Hone Sync relay${h.devMode ? ' <small>(development mode)</small>' : ''}</h1>
-<table>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>
-<p>Machine-readable: <a href="/health">/health</a> · <a href="/metrics">/metrics</a>. This page refreshes every 10 s.</p>
-</main></body></html>`;
+<body data-http-port="${ports.http}" data-ws-port="${ports.ws}"><main>
+<h1>Hone Sync relay${h.devMode ? ' <small>(development mode: tokens not checked)</small>' : ''}</h1>
+<table>
+${row('h-status', 'Status', h.status)}
+${row('h-version', 'Version', h.version)}
+${row('h-uptime', 'Up for', `${h.uptimeSeconds} s`)}
+${row('h-rooms', 'Rooms', String(h.rooms))}
+${row('h-connections', 'Connections', String(h.connections))}
+${row('h-buffered', 'Buffered messages', String(h.bufferedMessages))}
+${row('h-revocations', 'Revocations', revocations)}
+</table>
+<p class="note">Machine-readable: <a href="/health">/health</a> · <a href="/metrics">/metrics</a>. Figures refresh every 5 s.</p>
+<h2>Live console</h2>
+<section class="card">
+<form id="join-form" autocomplete="off">
+<label for="url">Relay WebSocket URL</label><input id="url" name="url" spellcheck="false">
+<label for="token">Device token</label><input id="token" name="token" type="password" placeholder="userId:deviceId:timestamp.hash" spellcheck="false">
+<div class="row"><div><label for="room">Room ID</label><input id="room" name="room" spellcheck="false"></div>
+<div><label for="device">Device label</label><input id="device" name="device" spellcheck="false"></div></div>
+<button id="join" type="submit">Join</button>
+</form>
+<form id="send-form" autocomplete="off"><fieldset id="send-box" disabled>
+<div class="row"><div><label for="text">Message</label><input id="text" name="text"></div>
+<div style="flex:0 0 9rem"><label for="to">To</label><input id="to" name="to" value="broadcast" spellcheck="false"></div></div>
+<button type="submit">Send</button>
+</fieldset></form>
+<ol id="log" aria-live="polite"></ol>
+</section>
+<p class="note">The token stays in this page; it is sent only to the relay, in the join frame.</p>
+</main><script src="/console.js"></script></body></html>`;
 }
 
-export async function buildHttp(deps: { config: RelayConfig; metrics: RelayMetrics; health: HealthSource; logStream?: { write(line: string): unknown } }): Promise<FastifyInstance> {
+const PAGE_CSP = "default-src 'none'; script-src 'self'; connect-src 'self' ws: wss:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+export interface HttpDeps {
+  config: RelayConfig;
+  metrics: RelayMetrics;
+  health: HealthSource;
+  /** The listening ports, so the page can find the WebSocket port when opened directly. */
+  ports: () => { http: number; ws: number };
+  logStream?: { write(line: string): unknown };
+}
+
+export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { ...loggerOptions(deps.config['log.level']), ...(deps.logStream ? { stream: deps.logStream } : {}) },
     bodyLimit: 16 * 1024,
@@ -87,8 +141,12 @@ export async function buildHttp(deps: { config: RelayConfig; metrics: RelayMetri
     return deps.metrics.registry.metrics();
   });
   app.get('/', async (_request, reply) => {
-    reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
-    return statusPage(healthBody(deps.health));
+    reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).header('referrer-policy', 'no-referrer');
+    return statusPage(healthBody(deps.health), deps.ports());
+  });
+  app.get('/console.js', async (_request, reply) => {
+    reply.type('text/javascript; charset=utf-8');
+    return CONSOLE_JS;
   });
   return app;
 }

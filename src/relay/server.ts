@@ -71,8 +71,9 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   const hub = createHub({ engine, metrics, clock, sendBufferBytes: config['limits.sendBuffer.bytes'] });
 
   let puller: ReturnType<typeof startRevocationPuller> | null = null;
+  let ports = { http: 0, ws: 0 };
   const http = await buildHttp({
-    config, metrics, logStream: deps.logStream,
+    config, metrics, logStream: deps.logStream, ports: () => ports,
     health: {
       startedAt, clock, devMode: isInsecureDev(config),
       rooms: () => engine.rooms.count(), connections: () => hub.all.size, buffered: () => engine.buffer.size(),
@@ -113,6 +114,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
 
   const httpPort = (http.server.address() as AddressInfo).port;
   const wsPort = (ws.server.address() as AddressInfo).port;
+  ports = { http: httpPort, ws: wsPort };
   let closing: Promise<void> | null = null;
   return {
     httpUrl: urlOf(config.host, httpPort, 'http'),

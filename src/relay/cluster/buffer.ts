@@ -1,0 +1,128 @@
+// The cluster's message buffer: one ACCEPT script per envelope (seq, msgId dedupe, stream append, trim, publish),
+// acked when Redis answers; fan-out comes back through the slot channel on every node, the sender's included.
+import type { AcceptCallback, IncomingEnvelope, MessageBuffer, RoutedEnvelope } from '../engine.ts';
+import type { Fanout } from './fanout.ts';
+import type { RedisPair } from './redis.ts';
+import type { Keyspace } from './wire.ts';
+
+/** Delivery marks older than this are forgotten (a device away that long resyncs anyway). */
+const DELIVERED_KEEP_MS = 30 * 24 * 3600 * 1000;
+/** Delivery marks are written at most this often (batched across rooms). */
+const DELIVERED_EVERY_MS = 100;
+
+export interface ClusterBuffer extends MessageBuffer {
+  /** Fan-out entry point: a batch of one room's envelopes in seq order. */
+  fan(batch: RoutedEnvelope[]): void;
+  /** Global buffered count, as last read by housekeeping. */
+  setSize(n: number): void;
+  close(): Promise<void>;
+}
+
+export function parseReplay(room: string, reply: unknown[]): { seq: number; entries: RoutedEnvelope[] } {
+  const entries: RoutedEnvelope[] = [];
+  for (let i = 1; i + 4 < reply.length; i += 5) {
+    entries.push({
+      room, seq: Number(reply[i]), createdAt: Number(reply[i + 1]), from: String(reply[i + 2]), to: String(reply[i + 3]),
+      text: String(reply[i + 4]), receivedAt: 0,
+    });
+  }
+  return { seq: Number(reply[0]), entries };
+}
+
+export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fanout: () => Fanout; ttlMs: number }): ClusterBuffer {
+  const { pair, keys, ttlMs } = deps;
+  const listeners: Array<(batch: RoutedEnvelope[]) => void> = [];
+  const delivered = new Map<string, { room: string; device: string; seq: number }>();
+  let deliveredTimer: NodeJS.Timeout | null = null;
+  let writing: Promise<void> = Promise.resolve();
+  let accepting = 0;
+  let idle: Array<() => void> = [];
+  let size = 0;
+  let closed = false;
+  /** Highest seq this node had accepted per room since the last flush (flush waits for their fan-out). */
+  const accepted = new Map<string, number>();
+
+  function writeDelivered(): Promise<void> {
+    deliveredTimer = null;
+    if (delivered.size === 0) return writing;
+    const argv: Array<string | number> = [keys.prefix, DELIVERED_KEEP_MS];
+    for (const d of delivered.values()) argv.push(d.room, d.device, d.seq);
+    const batch = [...delivered.entries()];
+    delivered.clear();
+    writing = pair.cmd.honeDelivered(...argv).then(() => {}, () => {
+      // Kept for the next write unless a newer mark replaced it meanwhile.
+      for (const [key, d] of batch) if (!delivered.has(key)) delivered.set(key, d);
+    });
+    return writing;
+  }
+
+  return {
+    accept(e: IncomingEnvelope, done: AcceptCallback): void {
+      if (closed) return done(new Error('the relay is shutting down'), 0, false);
+      accepting++;
+      const msgKey = e.msgId === null ? keys.seq(e.room) : keys.msg(e.room, e.from, e.msgId);
+      pair.cmd.honeAccept(keys.seq(e.room), keys.buf(e.room), msgKey, keys.bufRooms, keys.buffered,
+        e.room, e.from, e.to, e.head, e.tail, ttlMs, keys.channel(e.room), e.msgId === null ? 0 : 1, e.receivedAt)
+        .then((r) => {
+          const seq = Number(r[0]);
+          if (seq > (accepted.get(e.room) ?? 0)) accepted.set(e.room, seq);
+          done(null, seq, Number(r[1]) === 1);
+        }, (err: Error) => done(err, 0, false))
+        .finally(() => {
+          if (--accepting === 0) for (const w of idle.splice(0)) w();
+        });
+    },
+    onDurable(listener) {
+      listeners.push(listener);
+    },
+    fan(batch) {
+      for (const l of listeners) l(batch);
+    },
+    async currentSeq(room) {
+      return Number((await pair.cmd.get(keys.seq(room))) ?? 0);
+    },
+    async replay(room, afterSeq) {
+      const { seq, entries } = parseReplay(room, await pair.cmd.honeReplay(keys.seq(room), keys.buf(room), afterSeq, ttlMs));
+      // Live envelopes up to `seq` reach this node's fan-out before the caller stops holding them back.
+      await deps.fanout().settled(room, seq, 1000);
+      if (afterSeq > seq) return { entries: [], complete: false };
+      const complete = afterSeq >= seq || (entries.length > 0 && entries[0].seq === afterSeq + 1);
+      return { entries, complete };
+    },
+    async lastDelivered(room, device) {
+      const mine = delivered.get(`${room}\u0000${device}`);
+      const stored = await pair.cmd.hget(keys.dlv(room), device);
+      const seq = Math.max(mine?.seq ?? -1, stored === null ? -1 : Number(stored));
+      return seq < 0 ? null : seq;
+    },
+    noteDelivered(room, device, seq) {
+      const key = `${room}\u0000${device}`;
+      const d = delivered.get(key);
+      if (d === undefined) delivered.set(key, { room, device, seq });
+      else if (seq > d.seq) d.seq = seq;
+      else return;
+      if (deliveredTimer === null && !closed) {
+        deliveredTimer = setTimeout(writeDelivered, DELIVERED_EVERY_MS);
+        deliveredTimer.unref();
+      }
+    },
+    size: () => size,
+    setSize(n) {
+      size = Math.max(0, n);
+    },
+    async flush() {
+      if (accepting > 0) await new Promise<void>((resolve) => idle.push(resolve));
+      // What this node accepted reaches its local peers first (their rooms' notices are in flight).
+      const rooms = [...accepted];
+      accepted.clear();
+      await Promise.all(rooms.map(([room, seq]) => deps.fanout().settled(room, seq, 250)));
+      if (deliveredTimer) clearTimeout(deliveredTimer);
+      await writeDelivered();
+    },
+    async close() {
+      await this.flush();
+      closed = true;
+      if (deliveredTimer) clearTimeout(deliveredTimer);
+    },
+  };
+}

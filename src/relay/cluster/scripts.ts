@@ -1,0 +1,280 @@
+// The Lua scripts of the Redis cluster engine: each runs atomically in Redis, so seq, buffer, membership, host
+// election and their pub/sub notices agree across relay nodes. Key and message layout: cluster/wire.ts.
+
+/** Shared Lua prelude: Redis time in ms, key names, and the notices published on a room's slot channel. */
+const PRELUDE = `
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function rk(P, room, name) return P .. ':{' .. room .. '}:' .. name end
+local function curSeq(P, room) return tonumber(redis.call('GET', rk(P, room, 'seq')) or '0') end
+local function presence(channel, seq, joined, room, device)
+  redis.call('PUBLISH', channel, 'P|' .. seq .. '|' .. joined .. '|' .. #room .. '|' .. room .. device)
+end
+local function hostNotice(channel, seq, room, device)
+  redis.call('PUBLISH', channel, 'H|' .. seq .. '|' .. #room .. '|' .. room .. device)
+end
+local function split(v)
+  local a = string.find(v, '|', 1, true)
+  local b = string.find(v, '|', a + 1, true)
+  return string.sub(v, 1, a - 1), string.sub(v, a + 1, b - 1), tonumber(string.sub(v, b + 1))
+end
+local function longest(mk)
+  local all = redis.call('HGETALL', mk)
+  local best, since = nil, nil
+  for i = 1, #all, 2 do
+    local _, _, at = split(all[i + 1])
+    if since == nil or at < since then best, since = all[i], at end
+  end
+  return best
+end
+local function roomState(P, room, host, cur)
+  local res = {host or '', cur}
+  local all = redis.call('HGETALL', rk(P, room, 'm'))
+  for i = 1, #all, 2 do
+    local node, _, at = split(all[i + 1])
+    res[#res + 1] = all[i]; res[#res + 1] = node; res[#res + 1] = at
+  end
+  return res
+end
+`;
+
+/**
+ * ACCEPT. KEYS: seq, buf, msgId key (or any key when no msgId), bufrooms, buffered.
+ * ARGV: room, from, to, head, tail, ttlMs, channel, hasMsgId (1/0), receivedAt.
+ * Returns {seq, duplicate}.
+ */
+export const ACCEPT = `
+local ttl = tonumber(ARGV[6])
+if ARGV[8] == '1' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then return {tonumber(seen), 1} end
+end
+local seq = redis.call('INCR', KEYS[1])
+local text = ARGV[4] .. seq .. ARGV[5]
+local id = redis.call('XADD', KEYS[2], '*', 's', seq, 'f', ARGV[2], 't', ARGV[3], 'x', text)
+local created = tonumber(string.match(id, '^(%d+)'))
+local removed = redis.call('XTRIM', KEYS[2], 'MINID', created - ttl)
+redis.call('INCRBY', KEYS[5], 1 - removed)
+redis.call('ZADD', KEYS[4], created, ARGV[1])
+if ARGV[8] == '1' then redis.call('SET', KEYS[3], seq, 'PX', ttl) end
+redis.call('PUBLISH', ARGV[7], 'E|' .. seq .. '|' .. created .. '|' .. ARGV[9] .. '|' .. #ARGV[1] .. '|' .. #ARGV[2] .. '|' .. #ARGV[3] .. '|' .. ARGV[1] .. ARGV[2] .. ARGV[3] .. text)
+return {seq, 0}
+`;
+
+/**
+ * REPLAY. KEYS: seq, buf. ARGV: afterSeq, windowMs (entries older than this are left out).
+ * Returns {cur, seq1, createdAt1, from1, to1, text1, seq2, …} oldest first.
+ */
+export const REPLAY = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local after = tonumber(ARGV[1])
+local res = {cur}
+if after >= cur then return res end
+local t = redis.call('TIME')
+local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])
+local hi = '+'
+local found = {}
+while true do
+  local batch = redis.call('XREVRANGE', KEYS[2], hi, '-', 'COUNT', 200)
+  local stop = #batch < 200
+  for i = 1, #batch do
+    local f = batch[i][2]
+    local seq = tonumber(f[2])
+    local ms = tonumber(string.match(batch[i][1], '^(%d+)'))
+    if seq <= after or ms < cutoff then stop = true break end
+    found[#found + 1] = {seq, ms, f[4], f[6], f[8]}
+  end
+  if stop then break end
+  hi = '(' .. batch[#batch][1]
+end
+for i = #found, 1, -1 do
+  local e = found[i]
+  res[#res + 1] = e[1]; res[#res + 1] = e[2]; res[#res + 1] = e[3]; res[#res + 1] = e[4]; res[#res + 1] = e[5]
+end
+return res
+`;
+
+/**
+ * JOIN. ARGV: prefix, room, device, nodeId, token, devicesPerRoom, ttlMs, channel, restore (1: only add when absent).
+ * Returns {'FULL'} or the room state {host, cur, device1, node1, joinedAt1, …} after the join.
+ */
+export const JOIN = PRELUDE + `
+local P, room, device, node, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local limit, ttl, channel, restore = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
+local mk, hk, ak = rk(P, room, 'm'), rk(P, room, 'host'), rk(P, room, 'away')
+local now = nowMs()
+local cur = curSeq(P, room)
+local prev = redis.call('HGET', mk, device)
+local count = redis.call('HLEN', mk)
+if prev and restore then return roomState(P, room, redis.call('GET', hk), cur) end
+if not prev and count >= limit then return {'FULL'} end
+redis.call('HSET', mk, device, node .. '|' .. token .. '|' .. now)
+redis.call('HSET', P .. ':node:' .. node .. ':rooms', room, channel)
+if count == 0 then redis.call('INCR', P .. ':occupied') end
+if prev then
+  local prevNode, prevToken = split(prev)
+  if prevToken ~= token then
+    redis.call('PUBLISH', channel, 'R|' .. cur .. '|' .. #room .. '|' .. #device .. '|' .. room .. device .. prevToken)
+    if prevNode ~= node then
+      local still = false
+      for _, v in ipairs(redis.call('HVALS', mk)) do
+        if string.sub(v, 1, #prevNode + 1) == prevNode .. '|' then still = true break end
+      end
+      if not still then redis.call('HDEL', P .. ':node:' .. prevNode .. ':rooms', room) end
+    end
+  end
+else
+  presence(channel, cur, 1, room, device)
+end
+local host = redis.call('GET', hk)
+if not host then
+  host = device
+  redis.call('SET', hk, device)
+  redis.call('DEL', ak)
+elseif host == device then
+  redis.call('DEL', ak)
+elseif redis.call('HEXISTS', mk, host) == 0 then
+  local away = redis.call('GET', ak)
+  if not away then
+    redis.call('SET', ak, now)
+  elseif now - tonumber(away) >= ttl then
+    host = longest(mk)
+    redis.call('SET', hk, host)
+    redis.call('DEL', ak)
+    if not (host == device and count == 0) then hostNotice(channel, cur, room, host) end
+  end
+end
+return roomState(P, room, host, cur)
+`;
+
+/**
+ * LEAVE. ARGV: prefix, room, device, nodeId, token, channel. Removes the label only if this connection (token)
+ * still holds it; a host that leaves keeps the role for the window (its away time is noted). Returns 1 or 0.
+ */
+export const LEAVE = PRELUDE + `
+local P, room, device, node, token, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local mk = rk(P, room, 'm')
+local v = redis.call('HGET', mk, device)
+if not v then return 0 end
+local _, held = split(v)
+if held ~= token then return 0 end
+redis.call('HDEL', mk, device)
+local still = false
+for _, w in ipairs(redis.call('HVALS', mk)) do
+  if string.sub(w, 1, #node + 1) == node .. '|' then still = true break end
+end
+if not still then redis.call('HDEL', P .. ':node:' .. node .. ':rooms', room) end
+if redis.call('HLEN', mk) == 0 then redis.call('DECR', P .. ':occupied') end
+presence(channel, curSeq(P, room), 0, room, device)
+if redis.call('GET', rk(P, room, 'host')) == device then redis.call('SET', rk(P, room, 'away'), nowMs()) end
+return 1
+`;
+
+/**
+ * ELECT. ARGV: prefix, room, ttlMs, channel. After the host's window: the longest-connected member becomes host
+ * (or the room forgets its host when empty). Returns ms still to wait, or -1 when nothing is left to do.
+ */
+export const ELECT = PRELUDE + `
+local P, room, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local mk, hk, ak = rk(P, room, 'm'), rk(P, room, 'host'), rk(P, room, 'away')
+local host = redis.call('GET', hk)
+if not host then return -1 end
+if redis.call('HEXISTS', mk, host) == 1 then redis.call('DEL', ak) return -1 end
+local now = nowMs()
+local away = redis.call('GET', ak)
+if not away then redis.call('SET', ak, now) return ttl end
+local waited = now - tonumber(away)
+if waited < ttl then return ttl - waited end
+local best = longest(mk)
+redis.call('DEL', ak)
+if best then
+  redis.call('SET', hk, best)
+  hostNotice(channel, curSeq(P, room), room, best)
+  return 0
+end
+redis.call('DEL', hk)
+return -1
+`;
+
+/** STATE. ARGV: prefix, room. The room state as JOIN returns it, changing nothing. */
+export const STATE = PRELUDE + `
+return roomState(ARGV[1], ARGV[2], redis.call('GET', rk(ARGV[1], ARGV[2], 'host')), curSeq(ARGV[1], ARGV[2]))
+`;
+
+/**
+ * HOUSEKEEP, run by every node every second. ARGV: prefix, nodeId, deadAfterMs, ttlMs, sweepSelf (1: this
+ * node is shutting down). Heartbeat; members of nodes silent for deadAfterMs are removed (presence `left`, hosts
+ * start their window); buffers of rooms idle past the window are dropped.
+ * Returns {registeredAnew (1/0), nodesSwept, occupiedRooms, bufferedMessages}.
+ */
+export const HOUSEKEEP = PRELUDE + `
+local P, self, deadAfter, ttl, sweepSelf = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
+local now = nowMs()
+local anew = 0
+local dead
+if sweepSelf then
+  dead = {self}
+else
+  anew = redis.call('ZADD', P .. ':nodes', now, self)
+  dead = redis.call('ZRANGEBYSCORE', P .. ':nodes', '-inf', '(' .. (now - deadAfter), 'LIMIT', 0, 2)
+end
+for _, id in ipairs(dead) do
+  local nk = P .. ':node:' .. id .. ':rooms'
+  local held = redis.call('HGETALL', nk)
+  for r = 1, #held, 2 do
+    local room, channel = held[r], held[r + 1]
+    local mk = rk(P, room, 'm')
+    local all = redis.call('HGETALL', mk)
+    local removed = 0
+    for i = 1, #all, 2 do
+      if string.sub(all[i + 1], 1, #id + 1) == id .. '|' then
+        local device = all[i]
+        redis.call('HDEL', mk, device)
+        removed = removed + 1
+        presence(channel, curSeq(P, room), 0, room, device)
+        if redis.call('GET', rk(P, room, 'host')) == device and redis.call('EXISTS', rk(P, room, 'away')) == 0 then
+          redis.call('SET', rk(P, room, 'away'), now)
+        end
+      end
+    end
+    if removed > 0 and redis.call('HLEN', mk) == 0 then redis.call('DECR', P .. ':occupied') end
+  end
+  redis.call('DEL', nk)
+  redis.call('ZREM', P .. ':nodes', id)
+end
+local idle = redis.call('ZRANGEBYSCORE', P .. ':bufrooms', '-inf', '(' .. (now - ttl), 'LIMIT', 0, 500)
+for _, room in ipairs(idle) do
+  local bk = rk(P, room, 'buf')
+  redis.call('DECRBY', P .. ':buffered', redis.call('XLEN', bk))
+  redis.call('DEL', bk)
+  redis.call('ZREM', P .. ':bufrooms', room)
+end
+local occupied = tonumber(redis.call('GET', P .. ':occupied') or '0')
+local buffered = tonumber(redis.call('GET', P .. ':buffered') or '0')
+return {anew, #dead, occupied, buffered}
+`;
+
+/** DELIVERED. ARGV: prefix, keepMs, then (room, device, seq) triples: each kept if higher than the stored one. */
+export const DELIVERED = PRELUDE + `
+local P, keep = ARGV[1], ARGV[2]
+for i = 3, #ARGV, 3 do
+  local k = rk(P, ARGV[i], 'dlv')
+  local old = tonumber(redis.call('HGET', k, ARGV[i + 1]) or '0')
+  if tonumber(ARGV[i + 2]) > old then redis.call('HSET', k, ARGV[i + 1], ARGV[i + 2]) end
+  redis.call('PEXPIRE', k, keep)
+end
+return 1
+`;
+
+/** HITS. ARGV: windowMs, then (key, count) pairs: each counter raised and given the window as expiry; returns the totals. */
+export const HITS = `
+local res = {}
+for i = 2, #ARGV, 2 do
+  local n = redis.call('INCRBY', ARGV[i], ARGV[i + 1])
+  if n == tonumber(ARGV[i + 1]) then redis.call('PEXPIRE', ARGV[i], ARGV[1]) end
+  res[#res + 1] = n
+end
+return res
+`;

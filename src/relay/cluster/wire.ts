@@ -1,0 +1,97 @@
+// Names of the cluster's Redis keys and slot channels, and the parser of the notices the Lua scripts publish.
+// Every key of a room carries `{room}` as hash tag; channels are sharded by djb2(room) % SLOTS.
+import { djb2 } from '../../common/token.ts';
+
+/** Pub/sub channels per cluster: a node subscribes only to the slots of rooms it has devices in. */
+export const SLOTS = 1024;
+
+export function keyspace(prefix: string) {
+  const room = (id: string, name: string) => `${prefix}:{${id}}:${name}`;
+  return {
+    prefix,
+    seq: (id: string) => room(id, 'seq'),
+    buf: (id: string) => room(id, 'buf'),
+    /** msgId dedupe: the sender's label length keeps `a:b` + `c` apart from `a` + `b:c`. */
+    msg: (id: string, from: string, msgId: string) => room(id, `msg:${from.length}:${from}:${msgId}`),
+    dlv: (id: string) => room(id, 'dlv'),
+    bufRooms: `${prefix}:bufrooms`,
+    buffered: `${prefix}:buffered`,
+    revoked: `${prefix}:revoked`,
+    revocationCursor: `${prefix}:revocations:cursor`,
+    hits: (key: string, window: number) => `${prefix}:hits:${window}:${key}`,
+    channel: (id: string) => `${prefix}:slot:${djb2(id) % SLOTS}`,
+    slotChannel: (slot: number) => `${prefix}:slot:${slot}`,
+  };
+}
+
+export type Keyspace = ReturnType<typeof keyspace>;
+
+/** A notice from a slot channel; `seq` is the room's sequence number when it was published. */
+export type Notice =
+  | { kind: 'envelope'; room: string; seq: number; createdAt: number; receivedAt: number; from: string; to: string; text: string }
+  | { kind: 'presence'; room: string; seq: number; device: string; joined: boolean }
+  | { kind: 'host'; room: string; seq: number; device: string }
+  | { kind: 'replace'; room: string; seq: number; device: string; token: string };
+
+/** Parses `K|n1|n2|…|` + strings whose byte lengths the numbers give (the last string runs to the end). */
+export function parseNotice(buf: Buffer): Notice | null {
+  const kind = String.fromCharCode(buf[0]);
+  const counts: Record<string, number> = { E: 6, P: 3, H: 2, R: 3 };
+  const n = counts[kind];
+  if (n === undefined || buf[1] !== 0x7c) return null;
+  const nums: number[] = [];
+  let at = 2;
+  for (let i = 0; i < n; i++) {
+    const bar = buf.indexOf(0x7c, at);
+    if (bar < 0) return null;
+    nums.push(Number(buf.toString('latin1', at, bar)));
+    at = bar + 1;
+  }
+  const take = (len: number) => {
+    const s = buf.toString('utf8', at, at + len);
+    at += len;
+    return s;
+  };
+  const rest = () => buf.toString('utf8', at);
+  switch (kind) {
+    case 'E': {
+      const [seq, createdAt, receivedAt, lr, lf, lt] = nums;
+      const room = take(lr);
+      const from = take(lf);
+      const to = take(lt);
+      return { kind: 'envelope', room, seq, createdAt, receivedAt, from, to, text: rest() };
+    }
+    case 'P': {
+      const [seq, joined, lr] = nums;
+      const room = take(lr);
+      return { kind: 'presence', room, seq, joined: joined === 1, device: rest() };
+    }
+    case 'H': {
+      const [seq, lr] = nums;
+      const room = take(lr);
+      return { kind: 'host', room, seq, device: rest() };
+    }
+    default: {
+      const [seq, lr, ld] = nums;
+      const room = take(lr);
+      const device = take(ld);
+      return { kind: 'replace', room, seq, device, token: rest() };
+    }
+  }
+}
+
+/** A room's state as the JOIN and STATE scripts answer it. */
+export interface RoomState {
+  host: string | null;
+  seq: number;
+  members: Map<string, { node: string; joinedAt: number }>;
+}
+
+export function parseRoomState(reply: unknown[]): RoomState {
+  const members = new Map<string, { node: string; joinedAt: number }>();
+  for (let i = 2; i + 2 < reply.length; i += 3) {
+    members.set(String(reply[i]), { node: String(reply[i + 1]), joinedAt: Number(reply[i + 2]) });
+  }
+  const host = String(reply[0]);
+  return { host: host === '' ? null : host, seq: Number(reply[1]), members };
+}
