@@ -28,7 +28,7 @@ export const authConfigSchema = {
   'login.perIp': { type: 'int', default: 30, min: 1, max: 100000, doc: 'Login links per IP address per 15 minutes.' },
   'login.ttl.minutes': { type: 'int', default: 15, min: 1, max: 1440, doc: 'How long a login link stays valid.' },
   'ratelimit.perIp': { type: 'int', default: 300, min: 1, max: 1000000, doc: 'Requests per IP per minute to the endpoints that need no token (verify, poll, revocations) and failed token checks.' },
-  trustProxy: { type: 'bool', default: false, doc: 'Take the client address from X-Forwarded-For (set when behind nginx).' },
+  trustProxy: { type: 'bool', default: false, doc: 'Behind one reverse proxy (nginx): take the client address from the last X-Forwarded-For entry, the one the proxy added.' },
   'log.level': { type: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, doc: 'Log level.' },
 } as const;
 

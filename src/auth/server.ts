@@ -8,6 +8,7 @@ import type { AuthConfig } from './config.ts';
 import type { AuthContext } from './context.ts';
 import type { AuthDb } from './db/database.ts';
 import { clientErrorHandler, errorHandler, HttpError, notFoundHandler } from './http-errors.ts';
+import { trustOneProxy } from '../common/http-errors.ts';
 import type { Mailer } from './mailer.ts';
 import { createMailer } from './mailer.ts';
 import { createRateLimiter } from '../common/rate-limit.ts';
@@ -50,7 +51,8 @@ export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> 
     logger: { ...loggerOptions(config['log.level']), ...(deps.logStream ? { stream: deps.logStream } : {}) },
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 100 },
-    trustProxy: config.trustProxy,
+    // One hop (nginx): the address it appended, never one the client wrote into X-Forwarded-For.
+    trustProxy: config.trustProxy ? trustOneProxy : false,
     return503OnClosing: true,
     clientErrorHandler,
     // Bad percent-encoding in the path, over-long path parameters: the standard body, not Fastify's default one.

@@ -83,3 +83,6 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
   const reason = status === 431 ? 'Request Header Fields Too Large' : status === 414 ? 'URI Too Long' : 'Bad Request';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
+
+/** Fastify's trustProxy for one reverse proxy: trust only the direct peer, so the client is the entry it appended. */
+export const trustOneProxy = (_address: string, hop: number): boolean => hop === 0;

@@ -498,3 +498,17 @@ for (const kind of ['sqlite', 'mysql'] as const) {
     });
   });
 }
+
+test('behind a proxy (trustProxy) the per-IP limit keys on the address the proxy added, not one the client wrote', async () => {
+  const a = await startAuth('sqlite', { trustProxy: true, 'login.perIp': 1, 'login.perEmail': 100 });
+  try {
+    const login = (xff: string, email: string) => a.request(`/auth/login?email=${email}`, { headers: { 'x-forwarded-for': xff } });
+    assert.equal((await login('203.0.113.9, 198.51.100.7', 'one@example.com')).status, 200);
+    // A forged first entry does not make a new address: the proxy's entry (last) is the same.
+    const forged = await login('192.0.2.1, 198.51.100.7', 'two@example.com');
+    assert.equal(forged.status, 429);
+    assert.equal((await login('198.51.100.8', 'three@example.com')).status, 200);
+  } finally {
+    await a.close();
+  }
+});
