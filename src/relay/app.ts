@@ -4,6 +4,7 @@
 import { expected, fail, parseCommonArgs } from '../common/cli.ts';
 import { loadConfig } from '../common/config.ts';
 import { VERSION } from '../common/version.ts';
+import { redactRedisUrl } from './cluster/engine.ts';
 import { checkRelayConfig, isInsecureDev, relayConfigSchema } from './config.ts';
 import { buildRelay } from './server.ts';
 
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
     if (err.code === 'ERR_SQLITE_ERROR' || /SQLITE|database/i.test(String(err.message))) throw expected(`cannot use the buffer database ${config['sqlite.path']} (sqlite.path): ${err.message}`);
     throw err;
   });
-  relay.log.info({ event: 'listening', http: relay.httpUrl, ws: relay.wsUrl, sqlite: config['sqlite.path'] },
+  const storage = config['cluster.redis'] ? { cluster: redactRedisUrl(config['cluster.redis']), prefix: config['cluster.prefix'] } : { sqlite: config['sqlite.path'] };
+  relay.log.info({ event: 'listening', http: relay.httpUrl, ws: relay.wsUrl, ...storage },
     `hone-relay ${VERSION} listening on ${relay.httpUrl} (health, metrics, status) and ${relay.wsUrl} (WebSocket)`);
 
   let closing = false;

@@ -15,7 +15,8 @@ export const relayConfigSchema = {
   'sqlite.path': { type: 'string', default: './data/relay.db', doc: 'SQLite file of the message buffer, sequence numbers and revocations; its folder is created.' },
   'buffer.ttl.seconds': { type: 'int', default: 60, min: 1, max: 86400, doc: 'Catch-up window: how long routed envelopes stay buffered, msgId duplicates are recognised and a dropped host keeps its role.' },
   'rooms.allowUnregistered': { type: 'bool', default: true, doc: 'Allow rooms that auth did not issue (the IDE pairing rooms such as pair-ABC123).' },
-  'cluster.redis': { type: 'url', default: '', doc: 'Redis URL (redis://host:6379): cluster mode. Empty = this relay works alone.' },
+  'cluster.redis': { type: 'url', default: '', doc: 'Redis URL (redis://host:6379, or redis://:password@host:6379/0): cluster mode, every relay of the cluster uses the same one. Empty = this relay works alone.' },
+  'cluster.prefix': { type: 'string', default: 'hone', doc: 'Prefix of the cluster\'s Redis keys and pub/sub channels; relays with the same cluster.redis and prefix form one cluster.' },
   'limits.frame.bytes': { type: 'int', default: 1048576, min: 1024, max: 67108864, doc: 'Largest frame accepted; bigger ones get an error frame and close 1009.' },
   'limits.messages.perSecond': { type: 'int', default: 100, min: 1, max: 1000000, doc: 'Messages per second per connection (token bucket refill).' },
   'limits.messages.burst': { type: 'int', default: 200, min: 1, max: 1000000, doc: 'Messages a connection may send at once (token bucket size).' },
@@ -27,7 +28,7 @@ export const relayConfigSchema = {
   'limits.sendBuffer.bytes': { type: 'int', default: 8388608, min: 65536, max: 1073741824, doc: 'Unsent bytes queued for one slow client before it is disconnected (it catches up from the buffer when it returns).' },
   'ws.heartbeat.seconds': { type: 'int', default: 30, min: 1, max: 3600, doc: 'WebSocket ping interval; a peer that has not answered the previous ping is dropped.' },
   'join.timeout.seconds': { type: 'int', default: 10, min: 1, max: 3600, doc: 'A connection that has not joined a room within this time is closed.' },
-  trustProxy: { type: 'bool', default: false, doc: 'Take the client address from X-Forwarded-For (set when behind nginx).' },
+  trustProxy: { type: 'bool', default: false, doc: 'Behind one reverse proxy (nginx): take the client address from the last X-Forwarded-For entry, the one the proxy added.' },
   'log.level': { type: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, doc: 'Log level.' },
 } as const;
 
@@ -41,8 +42,11 @@ export function checkRelayConfig(config: RelayConfig): RelayConfig {
   if (config['auth.secret'] && config['auth.secret'].length < 16) {
     throw new ConfigError('auth.secret: too short, use at least 16 characters (`hone-auth secret` prints 64)');
   }
-  if (config['cluster.redis']) {
-    throw new ConfigError('cluster.redis: cluster mode is not available in this version yet; leave it empty to run one relay');
+  if (config['cluster.redis'] && !/^rediss?:$/.test(new URL(config['cluster.redis']).protocol)) {
+    throw new ConfigError('cluster.redis: must be a redis:// or rediss:// URL');
+  }
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config['cluster.prefix'])) {
+    throw new ConfigError('cluster.prefix: 1 to 64 letters, digits, dots, dashes or underscores');
   }
   if (config.port !== 0 && config.port === config['ws.port']) {
     throw new ConfigError('ws.port: must differ from port (HTTP and WebSocket listen separately)');

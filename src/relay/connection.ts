@@ -7,6 +7,7 @@ import type { TokenKeys } from '../common/token.ts';
 import { verifyToken } from '../common/token.ts';
 import type { RelayConfig } from './config.ts';
 import type { RelayEngine } from './engine.ts';
+import { JoinRefused } from './engine.ts';
 import type { EnvelopeFrame, JoinFrame } from './frames.ts';
 import { classify, out, renderEnvelope } from './frames.ts';
 import type { Conn, Hub } from './hub.ts';
@@ -33,7 +34,7 @@ export function openConnection(ws: WebSocket, ip: string, deps: ConnectionDeps):
   const now = clock();
   const conn: Conn = {
     ws, ip, connectedAt: now, state: 'new', room: '', device: '', userId: null, deviceId: null,
-    held: null, inbox: null, alive: true, ended: null,
+    held: null, inbox: null, alive: true, ended: null, catchUpBytes: 0,
     messages: new TokenBucket(config['limits.messages.perSecond'], config['limits.messages.burst'], clock),
     bytes: new TokenBucket(config['limits.bytes.perSecond'], config['limits.bytes.perSecond'], clock),
   };
@@ -197,13 +198,17 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
       upTo = baseline;
       const { entries, complete } = await engine.buffer.replay(frame.room, baseline);
       const mine = entries.filter((e) => e.from !== frame.device && (e.to === 'broadcast' || e.to === frame.device || (e.to === 'host' && joined.isHost)));
-      hub.send(conn, out.deltas(frame.room, mine, complete));
+      const deltas = out.deltas(frame.room, mine, complete);
+      hub.send(conn, deltas);
+      // A catch-up bigger than the send buffer limit must not get its reader cut off as a slow consumer.
+      conn.catchUpBytes = Buffer.byteLength(deltas);
       metrics.replayed.inc(mine.length);
       if (entries.length > 0) upTo = Math.max(upTo, entries[entries.length - 1].seq);
       if (mine.length > 0) engine.buffer.noteDelivered(frame.room, frame.device, mine[mine.length - 1].seq);
     }
     hub.release(conn, upTo);
   } catch (err) {
+    if (err instanceof JoinRefused) return refuse(conn, deps, err.code, err.message, TRY_LATER);
     deps.log.warn({ event: 'join.failed', err: (err as Error).message }, 'join failed');
     return refuse(conn, deps, 'BUFFER_UNAVAILABLE', 'The relay could not read its buffer; try again.', TRY_LATER);
   }

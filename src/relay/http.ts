@@ -2,7 +2,7 @@
 // Errors use the same body as hone-auth; nothing here reads or changes rooms.
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import { clientErrorHandler, makeErrorHandler, notFoundHandler } from '../common/http-errors.ts';
+import { clientErrorHandler, makeErrorHandler, notFoundHandler, trustOneProxy } from '../common/http-errors.ts';
 import { loggerOptions } from '../common/log.ts';
 import { VERSION } from '../common/version.ts';
 import type { RelayConfig } from './config.ts';
@@ -18,13 +18,16 @@ export interface HealthSource {
   buffered(): number;
   revocations(): { authUrl: string | null; known: number; state: PullerState | null };
   devMode: boolean;
+  /** Cluster mode: this node's view of the cluster. */
+  cluster?: () => { redis: 'connected' | 'down'; nodeId: string; roomsLocal: number; roomsRemote: number };
 }
 
 export function healthBody(src: HealthSource) {
   const rev = src.revocations();
+  const cluster = src.cluster?.();
   return {
     ok: true as const,
-    status: 'ok',
+    status: cluster?.redis === 'down' ? 'degraded' : 'ok',
     version: VERSION,
     uptimeSeconds: Math.round((src.clock() - src.startedAt) / 1000),
     rooms: src.rooms(),
@@ -37,6 +40,7 @@ export function healthBody(src: HealthSource) {
       ok: rev.state?.ok ?? null,
       lastSuccess: rev.state?.lastSuccess ? new Date(rev.state.lastSuccess).toISOString() : null,
     },
+    ...(cluster ? { cluster } : {}),
   };
 }
 
@@ -124,7 +128,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { ...loggerOptions(deps.config['log.level']), ...(deps.logStream ? { stream: deps.logStream } : {}) },
     bodyLimit: 16 * 1024,
-    trustProxy: deps.config.trustProxy,
+    trustProxy: deps.config.trustProxy ? trustOneProxy : false,
     return503OnClosing: true,
     clientErrorHandler,
     frameworkErrors: makeErrorHandler(),

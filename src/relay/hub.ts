@@ -27,6 +27,8 @@ export interface Conn {
   bytes: TokenBucket;
   /** Set when the relay itself ended the connection, so its close does not count as the device leaving. */
   ended: string | null;
+  /** Extra unsent bytes tolerated while a large catch-up frame drains (its size); cleared once drained. */
+  catchUpBytes: number;
 }
 
 const OPEN = 1;
@@ -54,7 +56,8 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
   function send(conn: Conn, data: string | Buffer): void {
     const ws = conn.ws;
     if (ws.readyState !== OPEN) return;
-    if (ws.bufferedAmount > deps.sendBufferBytes) {
+    if (conn.catchUpBytes > 0 && ws.bufferedAmount <= deps.sendBufferBytes) conn.catchUpBytes = 0;
+    if (ws.bufferedAmount > deps.sendBufferBytes + conn.catchUpBytes) {
       metrics.drop('slow_consumer');
       metrics.closes.labels('SLOW_CONSUMER').inc();
       conn.ended = 'SLOW_CONSUMER';
@@ -73,6 +76,16 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     send(conn, bytes);
     engine.buffer.noteDelivered(e.room, conn.device, e.seq);
     metrics.routed.inc();
+  }
+
+  function end(conn: Conn, errCode: string, message: string, closeCode: number): void {
+    if (conn.ended !== null) return;
+    conn.ended = errCode;
+    metrics.closes.labels(errCode).inc();
+    send(conn, out.error(errCode, message));
+    if (conn.ws.readyState === OPEN) conn.ws.close(closeCode, errCode);
+    // A peer that never completes the closing handshake is cut off.
+    setTimeout(() => conn.ws.terminate(), 2000).unref();
   }
 
   engine.buffer.onDurable((batch) => {
@@ -96,6 +109,11 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
   engine.rooms.onEvent((event: RoomEvent) => {
     const members = rooms.get(event.room);
     if (members === undefined) return;
+    if (event.type === 'replaced') {
+      const conn = members.get(event.device);
+      if (conn) end(conn, 'REPLACED', 'The same device joined this room on a newer connection.', 4001);
+      return;
+    }
     const frame = event.type === 'host' ? out.host(event.room, event.device) : out.presence(event.room, event.device, event.state);
     for (const [device, conn] of members) if (event.type === 'host' || device !== event.device) send(conn, frame);
   });
@@ -116,15 +134,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
       engine.rooms.leave(conn.room, conn.device);
     },
     send,
-    end(conn, errCode, message, closeCode) {
-      if (conn.ended !== null) return;
-      conn.ended = errCode;
-      metrics.closes.labels(errCode).inc();
-      send(conn, out.error(errCode, message));
-      if (conn.ws.readyState === OPEN) conn.ws.close(closeCode, errCode);
-      // A peer that never completes the closing handshake is cut off.
-      setTimeout(() => conn.ws.terminate(), 2000).unref();
-    },
+    end,
     release(conn, afterSeq) {
       const held = conn.held ?? [];
       conn.held = null;

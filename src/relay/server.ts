@@ -1,10 +1,13 @@
 // Builds a relay from injected config, clock, engine and fetch: HTTP port, WebSocket port, revocation pulls.
 // What tests call; app.ts adds only the command line and signals.
 import type { AddressInfo } from 'node:net';
+import { Gauge } from 'prom-client';
 import type { Clock } from '../common/clock.ts';
 import { systemClock } from '../common/clock.ts';
 import { createRateLimiter } from '../common/rate-limit.ts';
 import type { TokenKeys } from '../common/token.ts';
+import { createClusterEngine } from './cluster/engine.ts';
+import type { ClusterLog } from './cluster/engine.ts';
 import type { RelayConfig } from './config.ts';
 import { isInsecureDev } from './config.ts';
 import type { ConnectionDeps } from './connection.ts';
@@ -20,7 +23,7 @@ import { createWsPort } from './ws-server.ts';
 export interface RelayDeps {
   config: RelayConfig;
   clock?: Clock;
-  /** The engine (room table, seq, buffer, revocations); default: this process + SQLite at sqlite.path. */
+  /** The engine (room table, seq, buffer, revocations); default: Redis when cluster.redis is set, else this process + SQLite at sqlite.path. */
   engine?: RelayEngine;
   fetch?: typeof fetch;
   logStream?: { write(line: string): unknown };
@@ -61,13 +64,24 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
   const startedAt = clock();
-  const engine = deps.engine ?? createLocalEngine(config, clock);
+  // The cluster engine logs through the HTTP server's logger once that exists.
+  const clusterLog: { log: ClusterLog } = { log: { info() {}, warn() {} } };
+  const engine = deps.engine ?? (config['cluster.redis'] ? createClusterEngine(config, clock, clusterLog) : createLocalEngine(config, clock));
+  // A node starts serving once Redis answers, or degraded (joins refused) after 5 s.
+  if (engine.cluster) await engine.cluster.whenReady(5000);
   const keys: TokenKeys = { secret: config['auth.secret'], previousSecret: config['auth.previousSecret'], algorithm: config['token.algorithm'] };
   // Gauges are read at scrape time, when `hub` exists.
   const metrics = createMetrics({
     connections: () => hub.all.size, rooms: () => engine.rooms.count(),
     buffered: () => engine.buffer.size(), revocations: () => engine.revocations.count(),
   });
+  const cluster = engine.cluster;
+  if (cluster) {
+    new Gauge({
+      name: 'hone_relay_cluster_redis_up', help: 'Cluster mode: 1 while this node reaches Redis, else 0.', registers: [metrics.registry],
+      collect() { this.set(cluster.redisUp() ? 1 : 0); },
+    });
+  }
   const hub = createHub({ engine, metrics, clock, sendBufferBytes: config['limits.sendBuffer.bytes'] });
 
   let puller: ReturnType<typeof startRevocationPuller> | null = null;
@@ -78,11 +92,14 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
       startedAt, clock, devMode: isInsecureDev(config),
       rooms: () => engine.rooms.count(), connections: () => hub.all.size, buffered: () => engine.buffer.size(),
       revocations: () => ({ authUrl: config['auth.url'] || null, known: engine.revocations.count(), state: puller?.state ?? null }),
+      cluster: cluster ? () => cluster.health() : undefined,
     },
   });
   const log = http.log;
+  clusterLog.log = log;
   const connDeps: ConnectionDeps = { config, engine, hub, metrics, clock, keys, insecure: isInsecureDev(config), log };
-  const ws = createWsPort({ ...connDeps, perIp: createRateLimiter({ limit: config['limits.connections.perIpPerMinute'], windowMs: 60_000, clock }) });
+  const perIp = { limit: config['limits.connections.perIpPerMinute'], windowMs: 60_000 };
+  const ws = createWsPort({ ...connDeps, perIp: cluster ? cluster.rateLimiter(perIp) : createRateLimiter({ ...perIp, clock }) });
 
   try {
     await http.listen({ host: config.host, port: config.port });

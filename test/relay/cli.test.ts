@@ -54,9 +54,9 @@ describe('hone-relay command line', () => {
     const cmd = await run(['frobnicate'], { HONE_AUTH_SECRET: SECRET });
     assert.notEqual(cmd.code, 0);
     assert.match(oneLine(cmd), /unknown command "frobnicate"/);
-    const cluster = await run([], { HONE_AUTH_SECRET: SECRET, HONE_CLUSTER_REDIS: 'redis://127.0.0.1:6379' });
+    const cluster = await run([], { HONE_AUTH_SECRET: SECRET, HONE_CLUSTER_REDIS: 'redis://127.0.0.1:6379', HONE_CLUSTER_PREFIX: 'no spaces' });
     assert.equal(cluster.code, 2);
-    assert.match(oneLine(cluster), /cluster\.redis/);
+    assert.match(oneLine(cluster), /cluster\.prefix/);
   });
 
   test('--dev without a secret serves with a loud warning and takes any token', async () => {

@@ -65,6 +65,7 @@ export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fan
         e.room, e.from, e.to, e.head, e.tail, ttlMs, keys.channel(e.room), e.msgId === null ? 0 : 1, e.receivedAt)
         .then((r) => {
           const seq = Number(r[0]);
+          if (accepted.size > 10_000) accepted.clear();
           if (seq > (accepted.get(e.room) ?? 0)) accepted.set(e.room, seq);
           done(null, seq, Number(r[1]) === 1);
         }, (err: Error) => done(err, 0, false))

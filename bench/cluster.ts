@@ -1,0 +1,311 @@
+// `npm run bench:cluster`: the relay benchmark's workload (100 rooms × 4 devices, 256-character broadcasts) on the
+// single SQLite relay and on a Redis cluster of 1, 2 and 3 nodes, devices spread over the nodes; writes docs/BENCHMARKS.md.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { WebSocket } from 'ws';
+import { signToken } from '../src/common/token.ts';
+
+const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
+const REDIS = process.env.HONE_BENCH_REDIS ?? 'redis://127.0.0.1:6379/0';
+const ROOMS = 100;
+const PER_ROOM = 4;
+const PEERS = PER_ROOM - 1;
+const PAYLOAD_CHARS = 256;
+/** Offered broadcasts per second, ascending; a setup stops after its first failing step. */
+const LADDER = [1000, 2000, 4000, 8000, 12000, 16000, 20000, 25000, 30000];
+/** The rate at which p99 is compared across setups (every setup passes it on a 2-core machine). */
+const COMPARE_AT = 2000;
+const WARMUP_MS = 1000;
+const MEASURE_MS = 3000;
+const DRAIN_MS = 3000;
+const DELIVERY_MIN = 0.99;
+const P99_LIMIT_MS = 50;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const APP = join(root, 'src', 'relay', 'app.ts');
+const WRITE = !process.argv.includes('--no-write');
+
+interface Setup { name: string; nodes: number; cluster: boolean }
+const SETUPS: Setup[] = [
+  { name: 'single relay (SQLite, no Redis)', nodes: 1, cluster: false },
+  { name: 'cluster, 1 node', nodes: 1, cluster: true },
+  { name: 'cluster, 2 nodes', nodes: 2, cluster: true },
+  { name: 'cluster, 3 nodes', nodes: 3, cluster: true },
+];
+
+// ------------------------------------------------------------------------------------------------ nodes
+
+interface Node { child: ChildProcess; ws: string; pid: number }
+
+function startNode(file: string, cwd: string): Promise<Node> {
+  const child = spawn(process.execPath, [APP, '--config', file], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`relay did not start:\n${out}`)), 15_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.includes('"event":"listening"'));
+      if (!line) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      child.stdout!.resume();
+      resolve({ child, ws: JSON.parse(line).ws, pid: child.pid! });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => reject(new Error(`relay exited ${code}:\n${out}`)));
+  });
+}
+
+function stopNode(n: Node): Promise<void> {
+  return new Promise((resolve) => {
+    if (n.child.exitCode !== null) return resolve();
+    n.child.once('exit', () => resolve());
+    n.child.kill('SIGTERM');
+    setTimeout(() => n.child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+function redisPid(): number {
+  const r = spawnSync('pgrep', ['-f', 'redis-server 127.0.0.1:6379'], { encoding: 'utf8' });
+  return Number(r.stdout.trim().split('\n')[0]) || 0;
+}
+
+// ---------------------------------------------------------------------------------------------- clients
+
+const PAD = 'x'.repeat(PAYLOAD_CHARS);
+const KEY = Buffer.from('"payload":"s');
+const received = new Map<number, number>();
+const latencies = new Map<number, number[]>();
+let receivedTotal = 0;
+let errors = 0;
+
+interface Client { send(tag: number): void; close(): void }
+
+function client(url: string, room: string, device: string, tok: string): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true });
+    const head = `{"from":"${device}","to":"broadcast","room":"${room}","seq":0,"ts":`;
+    let joined = false;
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'join', room, device, token: tok })));
+    ws.on('message', (data: Buffer) => {
+      const i = data.indexOf(KEY);
+      if (i >= 0) {
+        const s = data.toString('latin1', i + KEY.length - 1, i + KEY.length + 40);
+        const t = s.indexOf('t');
+        const tag = Number(s.slice(1, t));
+        const sentAt = Number(s.slice(t + 1, s.indexOf('|')));
+        received.set(tag, (received.get(tag) ?? 0) + 1);
+        latencies.get(tag)?.push(performance.now() - sentAt);
+        receivedTotal++;
+        return;
+      }
+      const text = data.toString();
+      if (!joined && text.includes('"type":"joined"')) {
+        joined = true;
+        resolve({
+          send(tag) {
+            const p = `s${tag}t${performance.now().toFixed(3)}|`;
+            ws.send(`${head}${Date.now()},"encrypted":false,"payload":"${p}${PAD.slice(p.length)}"}`);
+          },
+          close: () => ws.terminate(),
+        });
+      } else if (text.includes('"type":"error"')) {
+        errors++;
+        if (!joined) reject(new Error(text));
+      }
+    });
+    ws.on('error', (err) => { if (!joined) reject(err); });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (a: Float64Array, p: number) => (a.length === 0 ? NaN : a[Math.min(a.length - 1, Math.floor(p * a.length))]);
+
+interface Step { offered: number; sent: number; delivered: number; delivery: number; p50: number; p99: number; relayCpu: number; redisCpu: number; pass: boolean }
+
+let nextTag = 1;
+async function step(clients: Client[], offered: number, pids: number[], rpid: number): Promise<Step> {
+  const warm = nextTag++;
+  const tag = nextTag++;
+  latencies.set(tag, []);
+  let rr = 0;
+  let sent = 0;
+  let measured = 0;
+  let t0 = 0;
+  let recv0 = 0;
+  let cpu0 = 0;
+  let rcpu0 = 0;
+  const r = await new Promise<{ secs: number; recv: number; cpu: number; rcpu: number }>((resolve) => {
+    const start = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      const el = Math.min(now - start, WARMUP_MS + MEASURE_MS);
+      const measuring = el >= WARMUP_MS;
+      if (measuring && t0 === 0) {
+        t0 = now;
+        recv0 = receivedTotal;
+        cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+        rcpu0 = rpid ? cpuSeconds(rpid) : 0;
+      }
+      let due = Math.floor((el * offered) / 1000) - sent;
+      while (due-- > 0) {
+        clients[rr].send(measuring ? tag : warm);
+        rr = (rr + 1) % clients.length;
+        sent++;
+        if (measuring) measured++;
+      }
+      if (el >= WARMUP_MS + MEASURE_MS) {
+        clearInterval(timer);
+        resolve({
+          secs: (now - t0) / 1000, recv: receivedTotal - recv0,
+          cpu: pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0, rcpu: rpid ? cpuSeconds(rpid) - rcpu0 : 0,
+        });
+      }
+    }, 1);
+  });
+  const expected = measured * PEERS;
+  const d0 = performance.now();
+  while ((received.get(tag) ?? 0) < expected && performance.now() - d0 < DRAIN_MS) await sleep(20);
+  const lat = Float64Array.from(latencies.get(tag)!).sort();
+  latencies.delete(tag);
+  const delivery = (received.get(tag) ?? 0) / expected;
+  const p99 = pct(lat, 0.99);
+  // let the queues empty before the next step
+  let last = receivedTotal;
+  for (let i = 0; i < 100; i++) {
+    await sleep(100);
+    if (receivedTotal === last) break;
+    last = receivedTotal;
+  }
+  return {
+    offered, sent: measured / r.secs, delivered: r.recv / r.secs, delivery, p50: pct(lat, 0.5), p99,
+    relayCpu: r.cpu / r.secs, redisCpu: r.rcpu / r.secs, pass: delivery >= DELIVERY_MIN && p99 < P99_LIMIT_MS,
+  };
+}
+
+async function runSetup(s: Setup): Promise<Step[]> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'hone-bench-cluster-'));
+  const prefix = `hone-bench-${randomBytes(4).toString('hex')}`;
+  const file = join(dir, 'relay.conf');
+  const conf: Record<string, string | number> = {
+    host: '127.0.0.1', port: 0, 'ws.port': 0, 'auth.secret': SECRET, 'sqlite.path': join(dir, 'relay.db'), 'log.level': 'info',
+    'limits.connections.perIpPerMinute': 1_000_000, 'limits.connections': 1_000_000, 'limits.messages.perSecond': 1_000_000,
+    'limits.messages.burst': 1_000_000, 'limits.bytes.perSecond': 1_073_741_824, 'limits.rooms': 1_000_000,
+    'limits.sendBuffer.bytes': 1_073_741_824,
+    ...(s.cluster ? { 'cluster.redis': REDIS, 'cluster.prefix': prefix } : {}),
+  };
+  writeFileSync(file, Object.entries(conf).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  const nodes = await Promise.all(Array.from({ length: s.nodes }, () => startNode(file, dir)));
+  const clients: Client[] = [];
+  const steps: Step[] = [];
+  try {
+    const issuedAt = Date.now();
+    for (let r = 0; r < ROOMS; r++) {
+      for (let d = 0; d < PER_ROOM; d++) {
+        const tok = signToken({ userId: r + 1, deviceId: d + 1, issuedAt }, { secret: SECRET, algorithm: 'hmac-sha256' });
+        clients.push(await client(nodes[(r + d) % s.nodes].ws, `bench-${r}`, `d${d}`, tok));
+      }
+    }
+    const rpid = s.cluster ? redisPid() : 0;
+    for (const offered of LADDER) {
+      let st = await step(clients, offered, nodes.map((n) => n.pid), rpid);
+      // One retry of a failing step (a GC pause or a neighbour's burst on a shared 2-core machine); the better run is kept.
+      if (!st.pass) {
+        const again = await step(clients, offered, nodes.map((n) => n.pid), rpid);
+        if (again.pass || again.p99 < st.p99) st = again;
+      }
+      steps.push(st);
+      console.log(`  ${s.name}: offered ${offered}/s → delivered ${Math.round(st.delivered)}/s (${(st.delivery * 100).toFixed(1)}%), p50 ${st.p50.toFixed(2)} ms, p99 ${st.p99.toFixed(2)} ms, relay CPU ${(st.relayCpu * 100).toFixed(0)}%, redis CPU ${(st.redisCpu * 100).toFixed(0)}% ${st.pass ? '' : 'FAIL'}`);
+      if (!st.pass) break;
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await Promise.all(nodes.map(stopNode));
+    if (s.cluster) {
+      const r = new Redis(REDIS);
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await r.del(...keys);
+      } while (cursor !== '0');
+      r.disconnect();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return steps;
+}
+
+// ---------------------------------------------------------------------------------------------- report
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(n < 10 ? 2 : 1));
+
+async function main(): Promise<void> {
+  console.log(`bench:cluster — ${ROOMS} rooms × ${PER_ROOM} devices, ${PAYLOAD_CHARS}-character broadcasts, ladder ${LADDER.join(', ')} broadcasts/s`);
+  const results: Array<{ setup: Setup; steps: Step[] }> = [];
+  for (const s of SETUPS) results.push({ setup: s, steps: await runSetup(s) });
+
+  const best = (steps: Step[]) => steps.filter((x) => x.pass).at(-1);
+  const at = (steps: Step[]) => steps.find((x) => x.offered === COMPARE_AT);
+  const single = at(results[0].steps);
+  const lines: string[] = [];
+  lines.push('## Relay cluster', '');
+  lines.push('Command: `npm run bench:cluster` (runs `bench/cluster.ts`: real `hone-relay` processes, `cluster.redis` on the local Redis, the load generator in the same script).', '');
+  lines.push(`- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`);
+  lines.push(`- Machine: ${os.availableParallelism()} CPUs, ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${os.platform()} ${os.release()}; Node ${process.version}; ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.split(' ').slice(0, 3).join(' ')} on the same host (no persistence configured by the bench)`);
+  lines.push(`- Workload (the relay benchmark's): ${ROOMS} rooms × ${PER_ROOM} devices, every device sends ${PAYLOAD_CHARS}-character broadcasts round-robin at the offered rate, so each broadcast is delivered to ${PEERS} peers; device *d* of room *r* connects to node (r + d) mod N, so with 2 or 3 nodes every room spans nodes and most deliveries cross Redis.`);
+  lines.push(`- Steps: ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s measured; a step passes with ≥ ${DELIVERY_MIN * 100}% delivered and p99 < ${P99_LIMIT_MS} ms (a failing step is run once more, the better run kept); the ladder stops at the first failing step. Latency = send → receive at the load generator. All processes (nodes, Redis, load generator) share the machine; nothing is pinned.`, '');
+  lines.push('| Setup | highest passing step (broadcasts/s) | delivered msg/s there | p99 there | p50 / p99 at ' + fmt(COMPARE_AT) + '/s | p99 vs single relay | relay CPU / Redis CPU at ' + fmt(COMPARE_AT) + '/s |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|');
+  for (const { setup, steps } of results) {
+    const b = best(steps);
+    const c = at(steps);
+    const ratio = c && single ? `${(c.p99 / single.p99).toFixed(2)}×` : '–';
+    lines.push(`| ${setup.name} | ${b ? fmt(b.offered) : 'none'} | ${b ? fmt(b.delivered) : '–'} | ${b ? ms(b.p99) + ' ms' : '–'} | ${c ? `${ms(c.p50)} / ${ms(c.p99)} ms` : '–'} | ${ratio} | ${c ? `${(c.relayCpu * 100).toFixed(0)}% / ${(c.redisCpu * 100).toFixed(0)}%` : '–'} |`);
+  }
+  lines.push('', 'Every step:', '', '| Setup | offered/s | delivered msg/s | delivered | p50 ms | p99 ms | relay CPU (all nodes) | Redis CPU |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const { setup, steps } of results) {
+    for (const st of steps) lines.push(`| ${setup.name} | ${fmt(st.offered)} | ${fmt(st.delivered)} | ${(st.delivery * 100).toFixed(1)}% | ${ms(st.p50)} | ${ms(st.p99)} | ${(st.relayCpu * 100).toFixed(0)}% | ${(st.redisCpu * 100).toFixed(0)}% |`);
+  }
+  const text = lines.join('\n') + '\n';
+  console.log('\n' + text);
+  if (errors > 0) console.log(`error frames received: ${errors}`);
+  if (!WRITE) return;
+  const path = join(root, 'docs', 'BENCHMARKS.md');
+  const doc = readFileSync(path, 'utf8');
+  const startAt = doc.indexOf('\n## Relay cluster\n');
+  const notesAt = startAt < 0 ? -1 : doc.indexOf('\n### What a larger machine would show', startAt);
+  if (startAt < 0) {
+    writeFileSync(path, doc.trimEnd() + '\n\n' + text);
+  } else {
+    // The figures are replaced; hand-written notes after them (### headings) are kept.
+    const endAt = doc.indexOf('\n## ', startAt + 1);
+    const keep = notesAt >= 0 && (endAt < 0 || notesAt < endAt) ? doc.slice(notesAt, endAt < 0 ? undefined : endAt) : '';
+    writeFileSync(path, doc.slice(0, startAt + 1) + text + keep + (endAt < 0 ? '' : doc.slice(endAt)));
+  }
+  console.log(`wrote ${path}`);
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,272 @@
+// Relay cluster test rig: real hone-relay child processes on one Redis (a key prefix per test), a Redis of the
+// test's own for restarts, and a reconnecting test device that keeps everything it received and resends unacked sends.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { cleanEnv, freePort } from './process.ts';
+import { RelayClient, TEST_SECRET, sleep, token } from './relay.ts';
+
+const APP = fileURLToPath(new URL('../../src/relay/app.ts', import.meta.url));
+export const SHARED_REDIS = process.env.HONE_TEST_REDIS ?? 'redis://127.0.0.1:6379/0';
+
+export interface NodeProcess {
+  child: ChildProcess;
+  http: string;
+  ws: string;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  health(): Promise<any>;
+  metrics(): Promise<string>;
+}
+
+/** A folder with a relay.conf for the cluster; every node of a test uses the same file. */
+export function clusterConfig(redisUrl: string, values: Record<string, string | number> = {}): { dir: string; file: string; prefix: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'hone-cluster-'));
+  const prefix = `hone-test-${randomBytes(4).toString('hex')}`;
+  const all: Record<string, string | number> = {
+    host: '127.0.0.1', port: 0, 'ws.port': 0, 'auth.secret': TEST_SECRET, 'sqlite.path': join(dir, 'unused.db'), 'log.level': 'info',
+    'cluster.redis': redisUrl, 'cluster.prefix': prefix, 'limits.connections.perIpPerMinute': 100_000, ...values,
+  };
+  const file = join(dir, 'relay.conf');
+  writeFileSync(file, ['# written by a cluster test', ...Object.entries(all).map(([k, v]) => `${k}=${v}`), ''].join('\n'));
+  return { dir, file, prefix };
+}
+
+/** Spawns `hone-relay --config file` and waits for its `"event":"listening"` line. */
+export function startNode(configFile: string, cwd: string): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [APP, '--config', configFile], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no "listening" line within 15 s:\n${out}`)); }, 15_000);
+    const poll = setInterval(() => {
+      for (const line of out.split('\n')) {
+        if (!line.includes('"event":"listening"')) continue;
+        const rec = JSON.parse(line);
+        clearTimeout(timer);
+        clearInterval(poll);
+        const http = rec.http as string;
+        resolve({
+          child, http, ws: rec.ws, output: () => out, exited,
+          health: async () => (await fetch(http + '/health')).json(),
+          metrics: async () => (await fetch(http + '/metrics')).text(),
+        });
+        return;
+      }
+    }, 20);
+    exited.then((e) => { clearTimeout(timer); clearInterval(poll); reject(new Error(`relay exited (${e.code ?? e.signal}) before listening:\n${out}`)); });
+  });
+}
+
+/** Deletes every key of a test's prefix. */
+export async function dropPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await r.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // the shared Redis is gone: nothing to clean
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** A redis-server of the test's own (AOF on, in a temporary folder), stopped and started on the same port. */
+export class OwnRedis {
+  readonly dir = mkdtempSync(join(tmpdir(), 'hone-redis-'));
+  port = 0;
+  private child: ChildProcess | null = null;
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}/0`;
+  }
+
+  async start(): Promise<void> {
+    if (this.port === 0) this.port = await freePort();
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: 'ignore' });
+    this.child = child;
+    const deadline = Date.now() + 10_000;
+    while (spawnSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout.trim() !== 'PONG') {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`own redis-server on ${this.port} did not start`);
+      await sleep(50);
+    }
+  }
+
+  /** SIGTERM (redis flushes its AOF) and wait for the exit. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child === null || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+
+  async destroy(): Promise<void> {
+    if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
+    this.child = null;
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface Sent {
+  msgId: string;
+  room: string;
+  from: string;
+  to: string;
+  /** Position in the sender's sending order. */
+  n: number;
+}
+
+/**
+ * A device of the test: one label in one room, moved between nodes by `connect`; keeps every envelope it received
+ * (live and from `deltas`), its acks, and its unacked sends for `resend`.
+ */
+export class Peer {
+  readonly room: string;
+  readonly label: string;
+  readonly userId: number;
+  readonly deviceId: number;
+  client: RelayClient | null = null;
+  url = '';
+  /** Envelopes received, in arrival order over all connections. */
+  readonly received: any[] = [];
+  readonly acks = new Map<string, number>();
+  readonly outbox = new Map<string, Sent>();
+  readonly sent: Sent[] = [];
+  readonly errors: any[] = [];
+  readonly closes: number[] = [];
+  incomplete = 0;
+  lastSeq: number | null = null;
+  joined: any = null;
+  /** Joined on the current connection: sends wait for it (and for `resend` of older ones) to keep their order. */
+  private ready = false;
+
+  constructor(room: string, label: string, userId: number, deviceId: number) {
+    this.room = room;
+    this.label = label;
+    this.userId = userId;
+    this.deviceId = deviceId;
+  }
+
+  private take(env: any): void {
+    this.received.push(env);
+    if (this.lastSeq === null || env.seq > this.lastSeq) this.lastSeq = env.seq;
+  }
+
+  /** Connects to `url` and joins (with `lastSeq` once it has seen anything); returns the answer frame. */
+  async connect(url: string): Promise<any> {
+    this.ready = false;
+    const c = await RelayClient.connect(url, { timeoutMs: 5000 });
+    this.client = c;
+    this.url = url;
+    c.ws.on('message', (data) => {
+      let f: any;
+      try { f = JSON.parse(String(data)); } catch { return; }
+      if (f === null || typeof f !== 'object') return;
+      if (f.type === undefined && typeof f.from === 'string') return this.take(f);
+      if (f.type === 'deltas') {
+        if (f.complete !== true) this.incomplete++;
+        for (const d of f.deltas) this.take(JSON.parse(d.payload));
+        return;
+      }
+      if (f.type === 'ack') {
+        this.acks.set(f.msgId, f.seq);
+        this.outbox.delete(f.msgId);
+        return;
+      }
+      if (f.type === 'error') this.errors.push(f);
+    });
+    c.ws.on('close', (code) => this.closes.push(code));
+    const answer = await c.join(this.room, this.label, token(this.userId, this.deviceId), this.lastSeq === null ? {} : { lastSeq: this.lastSeq });
+    if (answer.type === 'joined') {
+      this.joined = answer;
+      this.ready = true;
+    }
+    return answer;
+  }
+
+  get open(): boolean {
+    return this.ready && this.client !== null && this.client.isOpen;
+  }
+
+  send(to: string): Sent {
+    const s: Sent = { msgId: `${this.label}#${this.sent.length}`, room: this.room, from: this.label, to, n: this.sent.length };
+    this.sent.push(s);
+    this.outbox.set(s.msgId, s);
+    if (this.open) this.client!.envelope(to, `p:${s.msgId}`, { msgId: s.msgId });
+    return s;
+  }
+
+  /** Sends again everything not acknowledged (same msgId: the relay acks duplicates without routing them). */
+  resend(): void {
+    if (!this.open) return;
+    for (const s of this.outbox.values()) this.client!.envelope(s.to, `p:${s.msgId}`, { msgId: s.msgId });
+  }
+
+  terminate(): void {
+    this.client?.terminate();
+  }
+}
+
+/**
+ * What every peer must have received, checked against what it did: each expected msgId exactly once, nothing
+ * else, seqs strictly increasing, each sender's envelopes in its sending order. Returns a list of problems.
+ */
+export function compareDeliveries(peers: Peer[], hostOf: (room: string) => string): string[] {
+  const problems: string[] = [];
+  const byRoom = new Map<string, Peer[]>();
+  for (const p of peers) byRoom.set(p.room, [...(byRoom.get(p.room) ?? []), p]);
+  for (const p of peers) {
+    const expected = new Set<string>();
+    for (const q of byRoom.get(p.room)!) {
+      if (q === p) continue;
+      for (const s of q.sent) {
+        if (s.to === 'broadcast' || s.to === p.label || (s.to === 'host' && hostOf(p.room) === p.label)) expected.add(s.msgId);
+      }
+    }
+    const seen = new Map<string, number>();
+    let lastSeq = 0;
+    const lastN = new Map<string, number>();
+    for (const e of p.received) {
+      const msgId = e.msgId as string;
+      seen.set(msgId, (seen.get(msgId) ?? 0) + 1);
+      if (e.seq <= lastSeq) problems.push(`${p.room}/${p.label}: seq ${e.seq} after ${lastSeq} (${msgId})`);
+      lastSeq = Math.max(lastSeq, e.seq);
+      const n = Number(msgId.split('#')[1]);
+      if (n <= (lastN.get(e.from) ?? -1)) problems.push(`${p.room}/${p.label}: ${msgId} after ${e.from}#${lastN.get(e.from)}`);
+      lastN.set(e.from, Math.max(n, lastN.get(e.from) ?? -1));
+      if (e.payload !== `p:${msgId}`) problems.push(`${p.room}/${p.label}: ${msgId} carries ${JSON.stringify(e.payload)}`);
+    }
+    for (const [msgId, count] of seen) {
+      if (!expected.has(msgId)) problems.push(`${p.room}/${p.label}: got ${msgId}, not addressed to it`);
+      else if (count > 1) problems.push(`${p.room}/${p.label}: got ${msgId} ${count} times`);
+    }
+    for (const msgId of expected) if (!seen.has(msgId)) problems.push(`${p.room}/${p.label}: never got ${msgId}`);
+    if (p.incomplete > 0) problems.push(`${p.room}/${p.label}: ${p.incomplete} deltas frames with complete:false`);
+  }
+  return problems;
+}
+
+/** Waits until `cond` holds or `ms` passed; answers whether it held. */
+export async function until(cond: () => boolean, ms: number, step = 25): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) return false;
+    await sleep(step);
+  }
+  return true;
+}
