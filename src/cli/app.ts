@@ -8,6 +8,7 @@ import type { CliArgs } from './args.ts';
 import { config } from './commands/config.ts';
 import { devices } from './commands/devices.ts';
 import { login, logout } from './commands/login.ts';
+import { mirror } from './commands/mirror.ts';
 import { projects } from './commands/projects.ts';
 import { send } from './commands/send.ts';
 import { status } from './commands/status.ts';
@@ -18,7 +19,7 @@ import { CliError, EXIT, usage } from './exit-codes.ts';
 import { explain } from './explain.ts';
 import { HELP } from './help.ts';
 
-const COMMANDS: Record<string, (ctx: Ctx) => Promise<number | void>> = { login, logout, status, devices, projects, config, watch, send };
+const COMMANDS: Record<string, (ctx: Ctx) => Promise<number | void>> = { login, logout, status, devices, projects, config, watch, send, mirror };
 
 const io: Io = {
   stdout: (t) => void process.stdout.write(t),

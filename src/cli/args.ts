@@ -14,6 +14,7 @@ export interface CliArgs {
   to?: string;
   count?: number;
   timeout?: number;
+  project?: string;
 }
 
 const positiveNumber = (flag: string, raw: string | undefined): number | undefined => {
@@ -38,6 +39,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         to: { type: 'string' },
         count: { type: 'string' },
         timeout: { type: 'string' },
+        project: { type: 'string', short: 'p' },
       },
     });
   } catch (err) {
@@ -48,6 +50,6 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (count !== undefined && !Number.isInteger(count)) throw usage(`--count takes a whole number, got "${v.count}"`);
   return {
     command: positionals[0], rest: positionals.slice(1), config: v.config, json: !!v.json, help: !!v.help, version: !!v.version,
-    name: v.name, to: v.to, count, timeout: positiveNumber('timeout', v.timeout),
+    name: v.name, to: v.to, count, timeout: positiveNumber('timeout', v.timeout), project: v.project,
   };
 }

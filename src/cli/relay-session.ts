@@ -1,9 +1,9 @@
 // Opens a RelayClient for a CLI command (watch, send): the project's room, this device's label and token,
 // Node's WebSocket, and a lastSeq kept in the state file when the command consumes messages.
 import { RelayClient } from '../client/relay-client.ts';
-import type { SeqStore } from '../client/relay-client.ts';
+import type { RelayClientOptions, SeqStore } from '../client/relay-client.ts';
 import type { Ctx } from './context.ts';
 
-export function openRelay(ctx: Ctx, room: string, device: string, token: string, seqStore?: SeqStore): RelayClient {
-  return new RelayClient({ url: ctx.settings.syncRelayUrl, room, device, token, seqStore, backoff: { baseMs: 500, maxMs: 10_000 } });
+export function openRelay(ctx: Ctx, room: string, device: string, token: string, seqStore?: SeqStore, extra: Partial<RelayClientOptions> = {}): RelayClient {
+  return new RelayClient({ url: ctx.settings.syncRelayUrl, room, device, token, seqStore, backoff: { baseMs: 500, maxMs: 10_000 }, ...extra });
 }

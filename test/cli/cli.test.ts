@@ -51,7 +51,7 @@ describe('hone-sync CLI against real auth + relay', () => {
     assert.equal(r.code, 0, r.stderr);
     r = await hs(env, 'config', 'set', 'syncRelayUrl', `ws://127.0.0.1:${tripwirePort}`);
     assert.equal(r.code, 0, r.stderr);
-    for (const args of [['login', 'x@example.com'], ['projects'], ['devices'], ['watch', 'p'], ['send', 'p', 'hi'], ['projects', 'add', 'k']]) {
+    for (const args of [['login', 'x@example.com'], ['projects'], ['devices'], ['watch', 'p'], ['send', 'p', 'hi'], ['projects', 'add', 'k'], ['mirror', join(dir, 'off', 'folder'), '--project', 'p']]) {
       const res = await hs(env, ...args);
       assert.equal(res.code, 3, `${args.join(' ')}: ${res.stderr}`);
       assert.equal(res.stderr.trim(), 'hone-sync: sync is off on this device; turn it on with: hone-sync config set syncEnabled true');

@@ -1,0 +1,91 @@
+// `hone-sync mirror <dir> --project <key>`: keeps a folder in step with the project's other devices through the relay
+// until Ctrl-C; one line per change (sent →, applied ←, conflicts !), or JSON lines with --json.
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Ctx } from '../context.ts';
+import { authClient, requireToken } from '../context.ts';
+import { CliError, EXIT, usage } from '../exit-codes.ts';
+import { fromRelayFatal } from '../explain.ts';
+import { Mirror } from '../mirror/engine.ts';
+import { MirrorIndex } from '../mirror/state.ts';
+import { openRelay } from '../relay-session.ts';
+import { resolveProject } from '../resolve-project.ts';
+
+const USAGE = 'usage: hone-sync mirror <dir> --project <key>';
+
+export function formatSize(n: number | null): string {
+  if (n === null) return '';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export async function mirror(ctx: Ctx): Promise<void> {
+  const [dirArg, extra] = ctx.args.rest;
+  if (!dirArg || extra !== undefined || !ctx.args.project) throw usage(USAGE);
+  const me = requireToken(ctx);
+  const dir = resolve(dirArg);
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw usage(`${dirArg} is not a folder`);
+  const project = await resolveProject(authClient(ctx), ctx.args.project);
+  const created = !existsSync(dir);
+  mkdirSync(dir, { recursive: true });
+  const root = realpathSync(dir);
+  const device = ctx.settings.syncDeviceName;
+  // Its own label, so `hone-sync watch` on this device can run beside it in the same room.
+  const label = `${device}/mirror`;
+  const index = new MirrorIndex(root, project.roomId, device);
+  const client = openRelay(ctx, project.roomId, label, me.token, index.seqStore(), { outboxLimit: 10_000, backoff: { baseMs: 250, maxMs: 5000 } });
+  const engine = new Mirror({ root, device, client, index });
+  const json = ctx.args.json;
+  const out = (event: string, data: object, text: string) => {
+    if (json) ctx.io.stdout(JSON.stringify({ event, ts: Date.now(), ...data }) + '\n');
+    else ctx.io.stdout(text + '\n');
+  };
+  const status = (event: string, data: object, text: string) => {
+    if (json) ctx.io.stdout(JSON.stringify({ event, ts: Date.now(), ...data }) + '\n');
+    else ctx.io.stderr(text + '\n');
+  };
+
+  engine.on('sent', (c) => out('sent', c, `→ ${c.op === 'write' ? 'sent' : 'deleted'} ${c.path}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
+  engine.on('applied', (c) => out('applied', c,
+    `← ${c.from}: ${c.op === 'delete' ? 'deleted' : c.created ? 'created' : 'updated'} ${c.path}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
+  engine.on('conflict', (c) => out('conflict', c, c.keptAs
+    ? `! conflict in ${c.path}: ${c.winner}'s later edit wins; this device's edit is kept as ${c.keptAs}`
+    : `! conflict in ${c.path}: this device's later edit wins; ${c.loser} keeps its edit as a .conflict-${c.loser} copy`));
+  engine.on('warning', (w) => status('warning', w, `hone-sync: warning: ${w.message}`));
+  client.on('dropped', (d) => status('warning', { message: `a message was dropped (${d.reason}${d.code ? ` ${d.code}` : ''})` }, `hone-sync: warning: a message was dropped (${d.reason}${d.code ? ` ${d.code}` : ''}); the next manifest exchange repairs it`));
+
+  await new Promise<void>((resolvePromise, reject) => {
+    let done = false;
+    const finish = (err?: Error) => {
+      if (done) return;
+      done = true;
+      ctx.signal.removeEventListener('abort', onAbort);
+      engine.stop();
+      client.close();
+      if (err) reject(err);
+      else resolvePromise();
+    };
+    const onAbort = () => {
+      // Give what is queued a moment to reach the relay (it is durable there once acknowledged).
+      if (client.state !== 'joined' || engine.pending === 0) return finish();
+      const wait = setInterval(() => { if (engine.pending === 0) { clearInterval(wait); finish(); } }, 20);
+      setTimeout(() => { clearInterval(wait); finish(); }, 2000).unref();
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    client.on('joined', (j) => status('joined', { room: j.room, device: j.device, host: j.host, reconnect: j.reconnect, dir: root },
+      j.reconnect ? 'reconnected to the relay; comparing folders.'
+        : `mirroring ${root}${created ? ' (created)' : ''} ↔ project "${project.name}" (room ${project.roomId}) as "${device}". Ctrl-C to stop.`));
+    client.on('disconnected', (d) => {
+      if (d.willRetry) status('disconnected', d, `hone-sync: relay ${ctx.settings.syncRelayUrl} not connected (${d.reason || 'connection lost'}); retrying in ${(d.delayMs / 1000).toFixed(1)} s; changes are kept until then`);
+    });
+    client.on('resync', (r) => status('resync', r, '* some relay messages expired before they reached this device; comparing folders in full'));
+    client.on('fatal', (f) => finish(fromRelayFatal(f, label)));
+    try {
+      engine.start();
+    } catch (err) {
+      return finish(new CliError(EXIT.FAILURE, 'MIRROR_START', `cannot read ${root}: ${(err as Error).message}`));
+    }
+    client.start().catch((err) => finish(err as Error));
+  });
+}

@@ -1,0 +1,136 @@
+// The persisted index of `hone-sync mirror` (<dir>/.hone-sync/index.json + journal): every path's last known version
+// (hash, size, mtime, version vector, tombstones) and the relay position, so a restart — even after kill -9 — knows what changed.
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../client/atomic-file.ts';
+import type { SeqStore } from '../../client/relay-client.ts';
+import type { Version } from './conflicts.ts';
+import { isVV } from './protocol.ts';
+import { STATE_DIR } from './scan.ts';
+
+/** Journal key of the relay position (a path cannot be empty). */
+const SEQ_KEY = '';
+
+function isEntry(e: any): e is IndexEntry {
+  return !!e && isVV(e.vv) && typeof e.t === 'number' && typeof e.d === 'string' && (e.hash === null || typeof e.hash === 'string');
+}
+
+export interface IndexEntry extends Version {
+  /** What the file on disk looked like when this version was recorded (null for a deletion). */
+  size: number | null;
+  mtimeMs: number | null;
+}
+
+interface IndexFile {
+  format: 1;
+  room: string;
+  device: string;
+  lastSeq: number | null;
+  files: Record<string, IndexEntry>;
+}
+
+/**
+ * Every change is appended to `journal` at once (one JSON line, no fsync: it survives the process being killed);
+ * `index.json` is rewritten atomically every few seconds and at exit, and the journal is then emptied.
+ */
+export class MirrorIndex {
+  readonly file: string;
+  readonly journal: string;
+  private fd: number;
+  private journalBytes = 0;
+  readonly files = new Map<string, IndexEntry>();
+  lastSeq: number | null = null;
+  private readonly room: string;
+  private readonly device: string;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly delayMs: number;
+
+  /** Loads the index of `root` for `room`; another room's (or a damaged) index starts empty, the folder is then rescanned. */
+  constructor(root: string, room: string, device: string, delayMs = 5000) {
+    this.file = join(root, STATE_DIR, 'index.json');
+    this.journal = join(root, STATE_DIR, 'journal');
+    this.room = room;
+    this.device = device;
+    this.delayMs = delayMs;
+    mkdirSync(join(root, STATE_DIR), { recursive: true });
+    let data: Partial<IndexFile> = {};
+    try {
+      data = JSON.parse(readFileSync(this.file, 'utf8'));
+    } catch { /* first run, or damaged: start from a scan */ }
+    const valid = data.format === 1 && data.room === room && data.device === device && typeof data.files === 'object' && data.files !== null;
+    if (valid) {
+      if (Number.isSafeInteger(data.lastSeq) && (data.lastSeq as number) >= 0) this.lastSeq = data.lastSeq as number;
+      for (const [path, e] of Object.entries(data.files!)) if (isEntry(e)) this.files.set(path, e);
+      let journal = '';
+      try {
+        journal = readFileSync(this.journal, 'utf8');
+      } catch { /* none */ }
+      for (const line of journal.split('\n')) {
+        let rec: unknown;
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          continue; // the last line of a killed process may be cut short
+        }
+        if (!Array.isArray(rec)) continue;
+        if (rec[0] === SEQ_KEY && Number.isSafeInteger(rec[1])) this.lastSeq = rec[1];
+        else if (typeof rec[0] === 'string' && isEntry(rec[1])) this.files.set(rec[0], rec[1]);
+      }
+    }
+    // From here on the journal continues what index.json (rewritten now) holds.
+    this.fd = -1;
+    this.flush();
+  }
+
+  get(path: string): IndexEntry | undefined {
+    return this.files.get(path);
+  }
+
+  set(path: string, entry: IndexEntry): void {
+    this.files.set(path, entry);
+    this.append([path, entry]);
+  }
+
+  private append(rec: unknown): void {
+    if (this.fd < 0) this.fd = openSync(this.journal, 'a', 0o600);
+    const line = JSON.stringify(rec) + '\n';
+    this.journalBytes += writeSync(this.fd, line);
+    if (this.journalBytes > 4 * 1024 * 1024) this.flush();
+    else this.changed();
+  }
+
+  /** Saves soon (coalesced). */
+  changed(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.flush(), this.delayMs);
+    this.timer.unref?.();
+  }
+
+  /** Rewrites index.json with everything and empties the journal. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const data: IndexFile = { format: 1, room: this.room, device: this.device, lastSeq: this.lastSeq, files: Object.fromEntries(this.files) };
+    writeFileAtomic(this.file, JSON.stringify(data), 0o600);
+    if (this.fd < 0) this.fd = openSync(this.journal, 'a', 0o600);
+    ftruncateSync(this.fd, 0);
+    this.journalBytes = 0;
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /** The RelayClient's lastSeq lives here too, saved with the files it led to. */
+  seqStore(): SeqStore {
+    return {
+      load: () => this.lastSeq,
+      save: (seq) => {
+        this.lastSeq = seq;
+        this.append([SEQ_KEY, seq]);
+      },
+    };
+  }
+}
