@@ -24,7 +24,7 @@ function wrap(text: string, prefix: string): string[] {
   return lines;
 }
 
-function describeType(spec: KeySpec): string {
+export function describeType(spec: KeySpec): string {
   switch (spec.type) {
     case 'int': return `whole number ${spec.min}–${spec.max}`;
     case 'bool': return 'true or false';
