@@ -44,7 +44,13 @@ export function createLocalEngine(config: RelayConfig, clock: Clock): RelayEngin
   const ttlMs = config['buffer.ttl.seconds'] * 1000;
   const state = openSqliteState({ path: config['sqlite.path'], ttlMs, clock });
   const rooms = createLocalRooms({ handOverMs: ttlMs, clock });
-  const trim = setInterval(() => state.trim(), 1000);
+  const trim = setInterval(() => {
+    try {
+      state.trim();
+    } catch {
+      // Disk full or I/O error: the next second tries again; envelope writes report their own failures.
+    }
+  }, 1000);
   trim.unref();
   return {
     buffer: state.buffer,

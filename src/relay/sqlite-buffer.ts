@@ -1,5 +1,5 @@
-// The single relay's durable state in SQLite (node:sqlite, WAL): buffered envelopes, room sequence numbers,
-// what each device label was delivered, and revocations. Envelopes are written in one transaction per event-loop turn.
+// The single relay's durable state in SQLite (node:sqlite, WAL): an append-only log of routed envelopes, room
+// sequence numbers, what each device label was delivered, and revocations. One transaction per event-loop turn.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -7,11 +7,12 @@ import type { StatementSync } from 'node:sqlite';
 import type { Clock } from '../common/clock.ts';
 import type { AcceptCallback, IncomingEnvelope, MessageBuffer, Revocation, RevocationStore, RoutedEnvelope } from './engine.ts';
 
+// The log is a plain rowid table appended in arrival order: an insert touches the last page only, and trimming
+// the window deletes a prefix of ids. Lookups by room go through an in-memory index (RoomLog) built at start.
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS messages (
-  room TEXT NOT NULL, seq INTEGER NOT NULL, sender TEXT NOT NULL, target TEXT NOT NULL, msgId TEXT,
-  text TEXT NOT NULL, createdAt INTEGER NOT NULL, PRIMARY KEY (room, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS messages_createdAt ON messages (createdAt);
+CREATE TABLE IF NOT EXISTS log (
+  id INTEGER PRIMARY KEY, room TEXT NOT NULL, seq INTEGER NOT NULL, sender TEXT NOT NULL, target TEXT NOT NULL,
+  msgId TEXT, text TEXT NOT NULL, createdAt INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS room_seq (room TEXT PRIMARY KEY, seq INTEGER NOT NULL, updatedAt INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS delivered (
   room TEXT NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL, updatedAt INTEGER NOT NULL,
@@ -20,11 +21,21 @@ CREATE INDEX IF NOT EXISTS delivered_updatedAt ON delivered (updatedAt);
 CREATE TABLE IF NOT EXISTS revocations (
   userId INTEGER NOT NULL, deviceId INTEGER NOT NULL, revokedAt TEXT NOT NULL, PRIMARY KEY (userId, deviceId)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-PRAGMA user_version = 1;
+`;
+
+/** Schema 1 kept envelopes in a `messages` table keyed by (room, seq); moved into `log` in arrival order. */
+const FROM_V1 = `
+INSERT INTO log (room, seq, sender, target, msgId, text, createdAt)
+  SELECT room, seq, sender, target, msgId, text, createdAt FROM messages ORDER BY createdAt, room, seq;
+INSERT INTO room_seq (room, seq, updatedAt) SELECT room, MAX(seq), MAX(createdAt) FROM messages GROUP BY room
+  ON CONFLICT (room) DO UPDATE SET seq = MAX(room_seq.seq, excluded.seq);
+DROP TABLE messages;
 `;
 
 /** Delivery marks older than this are forgotten (a device away that long resyncs anyway). */
 const DELIVERED_KEEP_MS = 30 * 24 * 3600 * 1000;
+/** Room counters and delivery marks are written at most this often (the log alone can rebuild counters). */
+const STATE_WRITE_MS = 1000;
 
 interface Pending {
   envelope: RoutedEnvelope;
@@ -35,14 +46,21 @@ interface Pending {
 interface DedupeEntry {
   seq: number;
   at: number;
-  /** Callbacks of duplicates that arrived while the first was not yet durable. */
+  /** Callbacks of duplicates that arrived while the first was not yet durable; null once durable. */
   waiting: AcceptCallback[] | null;
+}
+
+/** A room's buffered envelopes in seq order: their seqs and log ids, live from `head`. */
+interface RoomLog {
+  seqs: number[];
+  ids: number[];
+  head: number;
 }
 
 export interface SqliteState {
   buffer: MessageBuffer;
   revocations: RevocationStore;
-  /** Drops envelopes older than the window; called by the housekeeping timer. */
+  /** Drops envelopes older than the window and writes counters and marks; called by the housekeeping timer. */
   trim(): void;
   close(): Promise<void>;
 }
@@ -54,23 +72,38 @@ export interface SqliteStateOptions {
   synchronous?: 'normal' | 'full';
 }
 
-export function openSqliteState(opts: SqliteStateOptions): SqliteState {
-  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-  const db = new DatabaseSync(opts.path, { timeout: 5000 });
-  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'};`);
-  db.exec(SCHEMA);
-  const { clock, ttlMs } = opts;
+function openDb(path: string, synchronous: 'normal' | 'full'): DatabaseSync {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path, { timeout: 5000 });
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'};`);
+  const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+  db.exec('BEGIN');
+  try {
+    db.exec(SCHEMA);
+    if (version === 1) db.exec(FROM_V1);
+    db.exec('PRAGMA user_version = 2');
+    db.exec('COMMIT');
+  } catch (err) {
+    db.exec('ROLLBACK');
+    db.close();
+    throw err;
+  }
+  return db;
+}
 
+export function openSqliteState(opts: SqliteStateOptions): SqliteState {
+  const db = openDb(opts.path, opts.synchronous ?? 'normal');
+  const { clock, ttlMs } = opts;
   const st = (sql: string): StatementSync => db.prepare(sql);
   const q = {
-    insert: st('INSERT INTO messages (room, seq, sender, target, msgId, text, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    upsertSeq: st('INSERT INTO room_seq (room, seq, updatedAt) VALUES (?, ?, ?) ON CONFLICT (room) DO UPDATE SET seq = excluded.seq, updatedAt = excluded.updatedAt'),
+    insert: st('INSERT INTO log (id, room, seq, sender, target, msgId, text, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    byId: st('SELECT sender, target, text, createdAt FROM log WHERE id = ?'),
+    trimTo: st('DELETE FROM log WHERE id <= ?'),
+    trimOld: st('DELETE FROM log WHERE createdAt < ?'),
+    scan: st('SELECT id, room, seq, sender, msgId, createdAt FROM log ORDER BY id'),
+    allSeqs: st('SELECT room, seq FROM room_seq'),
     getSeq: st('SELECT seq FROM room_seq WHERE room = ?'),
-    maxBuffered: st('SELECT MAX(seq) AS seq FROM messages WHERE room = ?'),
-    replay: st('SELECT seq, sender, target, text, createdAt FROM messages WHERE room = ? AND seq > ? AND createdAt >= ? ORDER BY seq'),
-    trim: st('DELETE FROM messages WHERE createdAt < ?'),
-    count: st('SELECT COUNT(*) AS n FROM messages'),
-    withMsgId: st('SELECT room, sender, msgId, seq, createdAt FROM messages WHERE msgId IS NOT NULL AND createdAt >= ?'),
+    upsertSeq: st('INSERT INTO room_seq (room, seq, updatedAt) VALUES (?, ?, ?) ON CONFLICT (room) DO UPDATE SET seq = MAX(seq, excluded.seq), updatedAt = excluded.updatedAt'),
     getDelivered: st('SELECT seq FROM delivered WHERE room = ? AND device = ?'),
     putDelivered: st('INSERT INTO delivered (room, device, seq, updatedAt) VALUES (?, ?, ?, ?) ON CONFLICT (room, device) DO UPDATE SET seq = MAX(seq, excluded.seq), updatedAt = excluded.updatedAt'),
     trimDelivered: st('DELETE FROM delivered WHERE updatedAt < ?'),
@@ -80,40 +113,81 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     putMeta: st('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
   };
 
-  /** Highest assigned seq per room (lazily loaded); `durable` is the highest written. */
   const seqs = new Map<string, { assigned: number; durable: number }>();
+  const logs = new Map<string, RoomLog>();
   const dedupe = new Map<string, DedupeEntry>();
   const delivered = new Map<string, { room: string; device: string; seq: number }>();
   const dirtyDelivered = new Set<string>();
+  const dirtySeqs = new Set<string>();
+  /** One [last id, createdAt] per written batch, oldest first: where the window's cut falls. */
+  const batches: Array<[number, number]> = [];
   const listeners: Array<(batch: RoutedEnvelope[]) => void> = [];
   let pending: Pending[] = [];
   let scheduled = false;
   let closed = false;
-  let buffered = Number((q.count.get() as { n: number }).n);
-
+  let lastStateWrite = 0;
   const dedupeKey = (room: string, from: string, msgId: string) => `${room}\u0000${from}\u0000${msgId}`;
-  for (const row of q.withMsgId.all(clock() - ttlMs) as Array<{ room: string; sender: string; msgId: string; seq: number; createdAt: number }>) {
-    dedupe.set(dedupeKey(row.room, row.sender, row.msgId), { seq: row.seq, at: row.createdAt, waiting: null });
+
+  // Start: forget what left the window while the relay was down, then index what is left.
+  const startedAt = clock();
+  q.trimOld.run(startedAt - ttlMs);
+  let nextId = 1;
+  let buffered = 0;
+  const stored = new Map<string, number>();
+  for (const r of q.allSeqs.all() as Array<{ room: string; seq: number }>) stored.set(r.room, r.seq);
+  for (const row of q.scan.all() as Array<{ id: number; room: string; seq: number; sender: string; msgId: string | null; createdAt: number }>) {
+    appendToLog(row.room, row.seq, row.id);
+    stored.set(row.room, Math.max(stored.get(row.room) ?? 0, row.seq));
+    if (row.msgId !== null) dedupe.set(dedupeKey(row.room, row.sender, row.msgId), { seq: row.seq, at: row.createdAt, waiting: null });
+    nextId = row.id + 1;
+    buffered++;
+    if (batches.length === 0 || batches[batches.length - 1][1] !== row.createdAt) batches.push([row.id, row.createdAt]);
+    else batches[batches.length - 1][0] = row.id;
+  }
+  for (const [room, seq] of stored) seqs.set(room, { assigned: seq, durable: seq });
+
+  function appendToLog(room: string, seq: number, id: number): void {
+    let log = logs.get(room);
+    if (log === undefined) logs.set(room, (log = { seqs: [], ids: [], head: 0 }));
+    log.seqs.push(seq);
+    log.ids.push(id);
   }
 
   function roomSeq(room: string): { assigned: number; durable: number } {
     let s = seqs.get(room);
     if (s === undefined) {
-      const stored = (q.getSeq.get(room) as { seq: number } | undefined)?.seq ?? 0;
-      const inBuffer = (q.maxBuffered.get(room) as { seq: number | null }).seq ?? 0;
-      const seq = Math.max(stored, inBuffer);
+      const seq = (q.getSeq.get(room) as { seq: number } | undefined)?.seq ?? 0;
       s = { assigned: seq, durable: seq };
       seqs.set(room, s);
     }
     return s;
   }
 
-  function writeDelivered(now: number): void {
+  /** writeState in its own transaction (shutdown, explicit flush). */
+  function writeStateNow(now: number): void {
+    db.exec('BEGIN');
+    try {
+      writeState(now);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  /** Room counters and delivery marks, batched: the log keeps every seq of the window, so counters survive a crash. */
+  function writeState(now: number): void {
+    for (const room of dirtySeqs) {
+      const s = seqs.get(room);
+      if (s) q.upsertSeq.run(room, s.durable, now);
+    }
+    dirtySeqs.clear();
     for (const key of dirtyDelivered) {
       const d = delivered.get(key);
       if (d) q.putDelivered.run(d.room, d.device, d.seq, now);
     }
     dirtyDelivered.clear();
+    lastStateWrite = now;
   }
 
   function flushNow(): void {
@@ -121,22 +195,18 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     if (closed) return;
     const batch = pending;
     pending = [];
-    if (batch.length === 0 && dirtyDelivered.size === 0) return;
+    if (batch.length === 0) return;
     const now = clock();
-    const touched = new Map<string, number>();
+    const firstId = nextId;
     try {
       db.exec('BEGIN');
-      for (const { envelope: e, msgId } of batch) {
-        q.insert.run(e.room, e.seq, e.from, e.to, msgId, e.text, e.createdAt);
-        touched.set(e.room, e.seq);
-      }
-      for (const [room, seq] of touched) q.upsertSeq.run(room, seq, now);
-      writeDelivered(now);
+      for (const { envelope: e, msgId } of batch) q.insert.run(nextId++, e.room, e.seq, e.from, e.to, msgId, e.text, e.createdAt);
       db.exec('COMMIT');
     } catch (err) {
       try {
         db.exec('ROLLBACK');
       } catch {}
+      nextId = firstId;
       // Nothing of the batch was written: give its seqs back (no accept ran since it was taken) and fail each.
       for (const { envelope: e } of batch) {
         const s = seqs.get(e.room);
@@ -145,18 +215,24 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
       for (const p of batch) settle(p, err as Error);
       return;
     }
-    buffered += batch.length;
-    for (const [room, seq] of touched) roomSeq(room).durable = seq;
-    if (batch.length > 0) {
-      const envelopes = batch.map((p) => p.envelope);
-      for (const listener of listeners) listener(envelopes);
+    let id = firstId;
+    for (const { envelope: e } of batch) {
+      appendToLog(e.room, e.seq, id++);
+      const s = roomSeq(e.room);
+      s.durable = e.seq;
+      dirtySeqs.add(e.room);
     }
+    buffered += batch.length;
+    batches.push([nextId - 1, now]);
+    const envelopes = batch.map((p) => p.envelope);
+    for (const listener of listeners) listener(envelopes);
     for (const p of batch) settle(p, null);
   }
 
   function settle(p: Pending, err: Error | null): void {
-    const entry = p.msgId === null ? undefined : dedupe.get(dedupeKey(p.envelope.room, p.envelope.from, p.msgId));
-    if (entry && err) dedupe.delete(dedupeKey(p.envelope.room, p.envelope.from, p.msgId as string));
+    const key = p.msgId === null ? null : dedupeKey(p.envelope.room, p.envelope.from, p.msgId);
+    const entry = key === null ? undefined : dedupe.get(key);
+    if (entry && err && key !== null) dedupe.delete(key);
     p.done(err, p.envelope.seq, false);
     if (entry?.waiting) {
       for (const cb of entry.waiting) cb(err, p.envelope.seq, true);
@@ -171,21 +247,31 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     }
   }
 
+  /** Index of the first live entry of `log` with seq > afterSeq (binary search; seqs ascend). */
+  function firstAfter(log: RoomLog, afterSeq: number): number {
+    let lo = log.head;
+    let hi = log.seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (log.seqs[mid] > afterSeq) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   const buffer: MessageBuffer = {
     accept(incoming: IncomingEnvelope, done: AcceptCallback): void {
       if (closed) return done(new Error('the relay is shutting down'), 0, false);
       const now = clock();
       if (incoming.msgId !== null) {
-        const key = dedupeKey(incoming.room, incoming.from, incoming.msgId);
-        const seen = dedupe.get(key);
+        const seen = dedupe.get(dedupeKey(incoming.room, incoming.from, incoming.msgId));
         if (seen && now - seen.at <= ttlMs) {
           if (seen.waiting) seen.waiting.push(done);
           else done(null, seen.seq, true);
           return;
         }
       }
-      const s = roomSeq(incoming.room);
-      const seq = ++s.assigned;
+      const seq = ++roomSeq(incoming.room).assigned;
       const envelope: RoutedEnvelope = {
         room: incoming.room, seq, from: incoming.from, to: incoming.to,
         text: incoming.head + seq + incoming.tail, createdAt: now, receivedAt: incoming.receivedAt,
@@ -203,8 +289,16 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     async replay(room, afterSeq) {
       const s = roomSeq(room);
       if (afterSeq > s.assigned) return { entries: [], complete: false };
-      const rows = q.replay.all(room, afterSeq, clock() - ttlMs) as Array<{ seq: number; sender: string; target: string; text: string; createdAt: number }>;
-      const entries = rows.map((r) => ({ room, seq: r.seq, from: r.sender, to: r.target, text: r.text, createdAt: r.createdAt, receivedAt: 0 }));
+      const log = logs.get(room);
+      const cutoff = clock() - ttlMs;
+      const entries: RoutedEnvelope[] = [];
+      if (log !== undefined) {
+        for (let i = firstAfter(log, afterSeq); i < log.seqs.length; i++) {
+          const row = q.byId.get(log.ids[i]) as { sender: string; target: string; text: string; createdAt: number } | undefined;
+          if (row === undefined || row.createdAt < cutoff) continue;
+          entries.push({ room, seq: log.seqs[i], from: row.sender, to: row.target, text: row.text, createdAt: row.createdAt, receivedAt: 0 });
+        }
+      }
       const complete = afterSeq >= s.durable || (entries.length > 0 && entries[0].seq === afterSeq + 1);
       return { entries, complete };
     },
@@ -220,11 +314,11 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
       else if (seq > d.seq) d.seq = seq;
       else return;
       dirtyDelivered.add(key);
-      schedule();
     },
     size: () => buffered,
     async flush() {
       flushNow();
+      if (!closed) writeStateNow(clock());
     },
   };
 
@@ -251,22 +345,48 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     count: () => revokedSet.size,
   };
 
+  function trimWindow(now: number): void {
+    const cutoff = now - ttlMs;
+    let upTo = 0;
+    while (batches.length > 0 && batches[0][1] < cutoff) upTo = (batches.shift() as [number, number])[0];
+    if (upTo === 0) return;
+    buffered -= Number(q.trimTo.run(upTo).changes);
+    for (const [room, log] of logs) {
+      while (log.head < log.ids.length && log.ids[log.head] <= upTo) log.head++;
+      if (log.head === log.ids.length) logs.delete(room);
+      else if (log.head > 1024 && log.head * 2 > log.ids.length) {
+        log.seqs = log.seqs.slice(log.head);
+        log.ids = log.ids.slice(log.head);
+        log.head = 0;
+      }
+    }
+    for (const [key, entry] of dedupe) if (entry.waiting === null && now - entry.at > ttlMs) dedupe.delete(key);
+  }
+
   return {
     buffer,
     revocations,
     trim() {
       if (closed) return;
       const now = clock();
-      buffered -= Number(q.trim.run(now - ttlMs).changes);
-      for (const [key, entry] of dedupe) if (entry.waiting === null && now - entry.at > ttlMs) dedupe.delete(key);
-      q.trimDelivered.run(now - DELIVERED_KEEP_MS);
+      db.exec('BEGIN');
+      try {
+        trimWindow(now);
+        if (now - lastStateWrite >= STATE_WRITE_MS) writeState(now);
+        q.trimDelivered.run(now - DELIVERED_KEEP_MS);
+        db.exec('COMMIT');
+      } catch (err) {
+        db.exec('ROLLBACK');
+        throw err;
+      }
       // Rooms idle past the window need no counter in memory: it is reloaded from room_seq when they return.
-      if (seqs.size > 10_000) for (const [room, s] of seqs) if (s.assigned === s.durable) seqs.delete(room);
+      if (seqs.size > 10_000) for (const [room, s] of seqs) if (s.assigned === s.durable && !dirtySeqs.has(room) && !logs.has(room)) seqs.delete(room);
       if (delivered.size > 100_000) for (const key of [...delivered.keys()]) if (!dirtyDelivered.has(key)) delivered.delete(key);
     },
     async close() {
       if (closed) return;
       flushNow();
+      writeStateNow(clock());
       closed = true;
       db.close();
     },

@@ -182,10 +182,11 @@ describe('hone-sync CLI against real auth + relay', () => {
   });
 
   test('unreachable servers: one line naming the address and what to check, exit 5', async () => {
-    const closed = createServer();
+    // A port held for the whole test (so no other test's server can take it) that drops every connection.
+    const closed = createServer((s) => s.destroy());
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as { port: number }).port;
-    await new Promise<void>((r) => closed.close(() => r()));
+    try {
 
     const env = envOf('lost');
     const { deviceToken } = await auth.signIn('ann@example.com', 'lost');
@@ -200,5 +201,8 @@ describe('hone-sync CLI against real auth + relay', () => {
     r = await hs(env, 'send', 'notes', 'anyone?', '--timeout', '1');
     assert.equal(r.code, 5, r.stderr);
     assert.match(r.stderr, new RegExp(`^hone-sync: cannot reach the relay at ws://127\\.0\\.0\\.1:${port} \\(.*\\); check the network, or the address with hone-sync config get syncRelayUrl\\n$`));
+    } finally {
+      closed.close();
+    }
   });
 });
