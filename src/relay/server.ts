@@ -48,9 +48,9 @@ export function createLocalEngine(config: RelayConfig, clock: Clock): RelayEngin
     try {
       state.trim();
     } catch {
-      // Disk full or I/O error: the next second tries again; envelope writes report their own failures.
+      // Disk full or I/O error: the next turn tries again; envelope writes report their own failures.
     }
-  }, 1000);
+  }, 250);
   trim.unref();
   return {
     buffer: state.buffer,

@@ -5,6 +5,8 @@ import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import type { Clock } from '../common/clock.ts';
+import type { Checkpointer } from './checkpointer.ts';
+import { startCheckpointer } from './checkpointer.ts';
 import type { AcceptCallback, IncomingEnvelope, MessageBuffer, Revocation, RevocationStore, RoutedEnvelope } from './engine.ts';
 
 // The log is a plain rowid table appended in arrival order: an insert touches the last page only, and trimming
@@ -93,6 +95,15 @@ function openDb(path: string, synchronous: 'normal' | 'full'): DatabaseSync {
 
 export function openSqliteState(opts: SqliteStateOptions): SqliteState {
   const db = openDb(opts.path, opts.synchronous ?? 'normal');
+  let checkpointer: Checkpointer | null = null;
+  if (opts.path !== ':memory:') {
+    db.exec('PRAGMA wal_autocheckpoint = 0');
+    checkpointer = startCheckpointer(opts.path, 200, () => {
+      // Without the worker, SQLite checkpoints on the main thread again (every 1000 pages).
+      checkpointer = null;
+      if (!closed) db.exec('PRAGMA wal_autocheckpoint = 1000');
+    });
+  }
   const { clock, ttlMs } = opts;
   const st = (sql: string): StatementSync => db.prepare(sql);
   const q = {
@@ -388,6 +399,7 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
       flushNow();
       writeStateNow(clock());
       closed = true;
+      await checkpointer?.stop();
       db.close();
     },
   };
