@@ -34,7 +34,7 @@ export function openConnection(ws: WebSocket, ip: string, deps: ConnectionDeps):
   const now = clock();
   const conn: Conn = {
     ws, ip, connectedAt: now, state: 'new', room: '', device: '', userId: null, deviceId: null,
-    held: null, inbox: null, alive: true, ended: null, catchUpBytes: 0,
+    held: null, inbox: null, alive: true, ended: null, catchUpBytes: 0, deliveredSeq: 0, notedSeq: 0,
     messages: new TokenBucket(config['limits.messages.perSecond'], config['limits.messages.burst'], clock),
     bytes: new TokenBucket(config['limits.bytes.perSecond'], config['limits.bytes.perSecond'], clock),
   };
@@ -204,7 +204,7 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
       conn.catchUpBytes = Buffer.byteLength(deltas);
       metrics.replayed.inc(mine.length);
       if (entries.length > 0) upTo = Math.max(upTo, entries[entries.length - 1].seq);
-      if (mine.length > 0) engine.buffer.noteDelivered(frame.room, frame.device, mine[mine.length - 1].seq);
+      if (mine.length > 0) conn.deliveredSeq = mine[mine.length - 1].seq;
     }
     hub.release(conn, upTo);
   } catch (err) {

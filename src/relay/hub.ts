@@ -27,6 +27,9 @@ export interface Conn {
   bytes: TokenBucket;
   /** Set when the relay itself ended the connection, so its close does not count as the device leaving. */
   ended: string | null;
+  /** Highest seq sent to this connection, and the part of it already told to the engine (once a second, at close). */
+  deliveredSeq: number;
+  notedSeq: number;
   /** Extra unsent bytes tolerated while a large catch-up frame drains (its size); cleared once drained. */
   catchUpBytes: number;
 }
@@ -46,6 +49,8 @@ export interface Hub {
   /** Delivers envelopes held during catch-up that the deltas frame did not already contain. */
   release(conn: Conn, afterSeq: number): void;
   revoke(userId: number, deviceId: number): number;
+  /** Tells the engine what each connection was delivered (catch-up without lastSeq starts there). */
+  syncDelivered(): void;
 }
 
 export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; clock: Clock; sendBufferBytes: number }): Hub {
@@ -68,14 +73,22 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     metrics.bytesOut.inc(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
   }
 
-  function deliver(conn: Conn, e: RoutedEnvelope, bytes: Buffer): void {
+  /** Sends (or holds during catch-up) one envelope; answers 1 when sent, for the routed counter. */
+  function deliver(conn: Conn, e: RoutedEnvelope, bytes: Buffer): number {
     if (conn.held !== null) {
       conn.held.push(e);
-      return;
+      return 0;
     }
     send(conn, bytes);
-    engine.buffer.noteDelivered(e.room, conn.device, e.seq);
-    metrics.routed.inc();
+    conn.deliveredSeq = e.seq;
+    return 1;
+  }
+
+  function noteDelivered(conn: Conn): void {
+    if (conn.deliveredSeq > conn.notedSeq && conn.device !== '') {
+      engine.buffer.noteDelivered(conn.room, conn.device, conn.deliveredSeq);
+      conn.notedSeq = conn.deliveredSeq;
+    }
   }
 
   function end(conn: Conn, errCode: string, message: string, closeCode: number): void {
@@ -90,20 +103,22 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
 
   engine.buffer.onDurable((batch) => {
     const now = clock();
+    let sent = 0;
+    metrics.accepted.inc(batch.length);
     for (const e of batch) {
-      metrics.accepted.inc();
       const members = rooms.get(e.room);
       if (e.receivedAt > 0) metrics.latency.observe((now - e.receivedAt) / 1000);
       if (members === undefined) continue;
       const bytes = Buffer.from(e.text);
       if (e.to === 'broadcast') {
-        for (const [device, conn] of members) if (device !== e.from) deliver(conn, e, bytes);
+        for (const [device, conn] of members) if (device !== e.from) sent += deliver(conn, e, bytes);
       } else {
         const target = e.to === 'host' ? engine.rooms.host(e.room) : e.to;
         const conn = target === null || target === e.from ? undefined : members.get(target);
-        if (conn) deliver(conn, e, bytes);
+        if (conn) sent += deliver(conn, e, bytes);
       }
     }
+    if (sent > 0) metrics.routed.inc(sent);
   });
 
   engine.rooms.onEvent((event: RoomEvent) => {
@@ -127,6 +142,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
       members.set(conn.device, conn);
     },
     remove(conn) {
+      noteDelivered(conn);
       const members = rooms.get(conn.room);
       if (members === undefined || members.get(conn.device) !== conn) return;
       members.delete(conn.device);
@@ -138,7 +154,12 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     release(conn, afterSeq) {
       const held = conn.held ?? [];
       conn.held = null;
-      for (const e of held) if (e.seq > afterSeq) deliver(conn, e, Buffer.from(e.text));
+      let sent = 0;
+      for (const e of held) if (e.seq > afterSeq) sent += deliver(conn, e, Buffer.from(e.text));
+      if (sent > 0) metrics.routed.inc(sent);
+    },
+    syncDelivered() {
+      for (const conn of all) noteDelivered(conn);
     },
     revoke(userId, deviceId) {
       let n = 0;

@@ -153,6 +153,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
         for (const conn of hub.all) hub.end(conn, 'SHUTTING_DOWN', 'The relay is restarting; reconnect.', 1001);
         await Promise.race([stopped, new Promise((r) => setTimeout(r, 2000).unref())]);
         ws.close();
+        hub.syncDelivered();
         await http.close();
         await engine.close();
       })();

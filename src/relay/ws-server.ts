@@ -91,6 +91,7 @@ export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter }): WsP
     const now = deps.clock();
     const beat = now - lastBeat >= heartbeatMs;
     if (beat) lastBeat = now;
+    hub.syncDelivered();
     for (const conn of hub.all) {
       if (conn.state === 'new' && conn.ended === null && now - conn.connectedAt >= joinTimeoutMs) {
         hub.end(conn, 'JOIN_TIMEOUT', `No join within ${config['join.timeout.seconds']} s.`, 1008);
