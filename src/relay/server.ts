@@ -50,7 +50,7 @@ export function createLocalEngine(config: RelayConfig, clock: Clock): RelayEngin
     } catch {
       // Disk full or I/O error: the next turn tries again; envelope writes report their own failures.
     }
-  }, 250);
+  }, 100);
   trim.unref();
   return {
     buffer: state.buffer,

@@ -36,6 +36,8 @@ DROP TABLE messages;
 
 /** Delivery marks older than this are forgotten (a device away that long resyncs anyway). */
 const DELIVERED_KEEP_MS = 30 * 24 * 3600 * 1000;
+/** Granularity of the window's cut: envelopes leave the buffer at most this late. */
+const MARK_MS = 50;
 /** Room counters and delivery marks are written at most this often (the log alone can rebuild counters). */
 const STATE_WRITE_MS = 1000;
 
@@ -62,7 +64,7 @@ interface RoomLog {
 export interface SqliteState {
   buffer: MessageBuffer;
   revocations: RevocationStore;
-  /** Drops envelopes older than the window and writes counters and marks; called by the housekeeping timer. */
+  /** Drops envelopes older than the window; once a second also writes counters and marks. Housekeeping timer. */
   trim(): void;
   close(): Promise<void>;
 }
@@ -130,13 +132,17 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
   const delivered = new Map<string, { room: string; device: string; seq: number }>();
   const dirtyDelivered = new Set<string>();
   const dirtySeqs = new Set<string>();
-  /** One [last id, createdAt] per written batch, oldest first: where the window's cut falls. */
-  const batches: Array<[number, number]> = [];
+  /** [last id, createdAt] marks, oldest first from `marksHead`, at most one per MARK_MS: where the window's cut falls. */
+  const marks: Array<[number, number]> = [];
+  let marksHead = 0;
   const listeners: Array<(batch: RoutedEnvelope[]) => void> = [];
   let pending: Pending[] = [];
   let scheduled = false;
   let closed = false;
   let lastStateWrite = 0;
+  let lastDeliveredTrim = 0;
+  /** The highest log id deleted so far. */
+  let trimmedTo = 0;
   const dedupeKey = (room: string, from: string, msgId: string) => `${room}\u0000${from}\u0000${msgId}`;
 
   // Start: forget what left the window while the relay was down, then index what is left.
@@ -152,10 +158,16 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     if (row.msgId !== null) dedupe.set(dedupeKey(row.room, row.sender, row.msgId), { seq: row.seq, at: row.createdAt, waiting: null });
     nextId = row.id + 1;
     buffered++;
-    if (batches.length === 0 || batches[batches.length - 1][1] !== row.createdAt) batches.push([row.id, row.createdAt]);
-    else batches[batches.length - 1][0] = row.id;
+    mark(row.id, row.createdAt);
   }
   for (const [room, seq] of stored) seqs.set(room, { assigned: seq, durable: seq });
+
+  /** Notes that ids up to `id` were written at `at` (coalesced: a mark covers MARK_MS, so the list stays short). */
+  function mark(id: number, at: number): void {
+    const last = marks.length > marksHead ? marks[marks.length - 1] : undefined;
+    if (last !== undefined && at - last[1] < MARK_MS) last[0] = id;
+    else marks.push([id, at]);
+  }
 
   function appendToLog(room: string, seq: number, id: number): void {
     let log = logs.get(room);
@@ -234,7 +246,7 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
       dirtySeqs.add(e.room);
     }
     buffered += batch.length;
-    batches.push([nextId - 1, now]);
+    mark(nextId - 1, now);
     const envelopes = batch.map((p) => p.envelope);
     for (const listener of listeners) listener(envelopes);
     for (const p of batch) settle(p, null);
@@ -356,14 +368,25 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     count: () => revokedSet.size,
   };
 
+  /** Deletes the log's prefix that left the window (called often, so each delete is small). */
   function trimWindow(now: number): void {
     const cutoff = now - ttlMs;
     let upTo = 0;
-    while (batches.length > 0 && batches[0][1] < cutoff) upTo = (batches.shift() as [number, number])[0];
+    // A mark's ids were written no later than its time plus MARK_MS: cut only marks wholly outside the window.
+    while (marksHead < marks.length && marks[marksHead][1] + MARK_MS <= cutoff) upTo = marks[marksHead++][0];
+    if (marksHead > 256 && marksHead * 2 > marks.length) {
+      marks.splice(0, marksHead);
+      marksHead = 0;
+    }
     if (upTo === 0) return;
     buffered -= Number(q.trimTo.run(upTo).changes);
+    trimmedTo = upTo;
+  }
+
+  /** Frees the in-memory index and msgIds of what left the window (once a second). */
+  function sweepMemory(now: number): void {
     for (const [room, log] of logs) {
-      while (log.head < log.ids.length && log.ids[log.head] <= upTo) log.head++;
+      while (log.head < log.ids.length && log.ids[log.head] <= trimmedTo) log.head++;
       if (log.head === log.ids.length) logs.delete(room);
       else if (log.head > 1024 && log.head * 2 > log.ids.length) {
         log.seqs = log.seqs.slice(log.head);
@@ -380,16 +403,22 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     trim() {
       if (closed) return;
       const now = clock();
+      const slow = now - lastStateWrite >= STATE_WRITE_MS;
       db.exec('BEGIN');
       try {
         trimWindow(now);
-        if (now - lastStateWrite >= STATE_WRITE_MS) writeState(now);
-        q.trimDelivered.run(now - DELIVERED_KEEP_MS);
+        if (slow) writeState(now);
+        if (now - lastDeliveredTrim >= 3600_000) {
+          q.trimDelivered.run(now - DELIVERED_KEEP_MS);
+          lastDeliveredTrim = now;
+        }
         db.exec('COMMIT');
       } catch (err) {
         db.exec('ROLLBACK');
         throw err;
       }
+      if (!slow) return;
+      sweepMemory(now);
       // Rooms idle past the window need no counter in memory: it is reloaded from room_seq when they return.
       if (seqs.size > 10_000) for (const [room, s] of seqs) if (s.assigned === s.durable && !dirtySeqs.has(room) && !logs.has(room)) seqs.delete(room);
       if (delivered.size > 100_000) for (const key of [...delivered.keys()]) if (!dirtyDelivered.has(key)) delivered.delete(key);
