@@ -3,7 +3,7 @@
 // The only place with process-wide state: signals, exit codes, the real clock.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { expected, fail, parseCommonArgs } from '../common/cli.ts';
+import { exitOnSignals, expected, fail, listenFailure, parseCommonArgs } from '../common/cli.ts';
 import { loadConfig } from '../common/config.ts';
 import { VERSION } from '../common/version.ts';
 import { adminSetTier, adminUsers, newSecret } from './admin.ts';
@@ -84,26 +84,10 @@ async function main(): Promise<void> {
   const address = await app.listen({ host: config.host, port: config.port }).catch(async (err: NodeJS.ErrnoException) => {
     await app.close().catch(() => {});
     await db.close().catch(() => {});
-    if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
-      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : 'address not available';
-      throw expected(`cannot listen on ${config.host}:${config.port} (host, port): ${why}`);
-    }
-    throw err;
+    throw listenFailure(err, `${config.host}:${config.port} (host, port)`) ?? err;
   });
   app.log.info({ event: 'listening', database: db.describe }, `hone-auth ${VERSION} listening on ${address} (public URL ${config['auth.publicUrl']}, ${db.describe})`);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    // The exit must not depend on logging succeeding (stdout may be a closed pipe): arm it first.
-    setTimeout(() => process.exit(1), 10_000).unref();
-    try {
-      app.log.info({ event: 'shutdown', signal }, 'shutting down');
-    } catch {}
-    app.close().then(() => db.close()).then(() => process.exit(0), () => process.exit(1));
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  exitOnSignals(app.log, 'shutting down', () => app.close().then(() => db.close()));
 }
 
 main().catch((err) => fail('hone-auth', err));

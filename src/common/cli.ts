@@ -49,3 +49,26 @@ export function fail(program: string, err: unknown): never {
 export function expected(message: string): Error {
   return Object.assign(new Error(message), { expected: true });
 }
+
+/** A listen failure the operator can fix (port taken, no permission, no such address), said in one line; else null. */
+export function listenFailure(err: NodeJS.ErrnoException, where: string): Error | null {
+  const why = { EADDRINUSE: 'address already in use', EACCES: 'permission denied', EADDRNOTAVAIL: 'address not available' }[err.code ?? ''];
+  return why ? expected(`cannot listen on ${where}: ${why}`) : null;
+}
+
+/** On SIGTERM/SIGINT: logs once, runs `close`, exits 0 (1 if closing fails or takes over 10 s). */
+export function exitOnSignals(log: { info(obj: object, msg: string): void }, message: string, close: () => Promise<unknown>): void {
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    // The exit must not depend on logging succeeding (stdout may be a closed pipe): arm it first.
+    setTimeout(() => process.exit(1), 10_000).unref();
+    try {
+      log.info({ event: 'shutdown', signal }, message);
+    } catch {}
+    close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

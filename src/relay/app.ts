@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // hone-relay: reads relay.conf (or --config) and HONE_* overrides, then serves until SIGTERM/SIGINT.
 // The only place with process-wide state: signals, exit codes, the real clock.
-import { expected, fail, parseCommonArgs } from '../common/cli.ts';
+import { exitOnSignals, expected, fail, listenFailure, parseCommonArgs } from '../common/cli.ts';
 import { loadConfig } from '../common/config.ts';
 import { VERSION } from '../common/version.ts';
 import { redactRedisUrl } from './cluster/engine.ts';
@@ -39,10 +39,8 @@ async function main(): Promise<void> {
   }
 
   const relay = await buildRelay({ config }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
-      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : 'address not available';
-      throw expected(`cannot listen on ${config.host} port ${config.port} or ws.port ${config['ws.port']}: ${why}`);
-    }
+    const listen = listenFailure(err, `${config.host} port ${config.port} or ws.port ${config['ws.port']}`);
+    if (listen) throw listen;
     if (err.code === 'ERR_SQLITE_ERROR' || /SQLITE|database/i.test(String(err.message))) throw expected(`cannot use the buffer database ${config['sqlite.path']} (sqlite.path): ${err.message}`);
     throw err;
   });
@@ -50,19 +48,7 @@ async function main(): Promise<void> {
   relay.log.info({ event: 'listening', http: relay.httpUrl, ws: relay.wsUrl, ...storage },
     `hone-relay ${VERSION} listening on ${relay.httpUrl} (health, metrics, status) and ${relay.wsUrl} (WebSocket)`);
 
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    // The exit must not depend on logging succeeding (stdout may be a closed pipe): arm it first.
-    setTimeout(() => process.exit(1), 10_000).unref();
-    try {
-      relay.log.info({ event: 'shutdown', signal }, 'shutting down: closing connections with 1001 and flushing the buffer');
-    } catch {}
-    relay.close().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  exitOnSignals(relay.log, 'shutting down: closing connections with 1001 and flushing the buffer', () => relay.close());
 }
 
 main().catch((err) => fail('hone-relay', err));

@@ -3,8 +3,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
 import { startAuth } from '../helpers/auth.ts';
 import type { TestAuth } from '../helpers/auth.ts';
 
@@ -13,10 +13,7 @@ let browser: Browser;
 
 before(async () => {
   a = await startAuth('sqlite');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

@@ -2,9 +2,8 @@
 // acked; every device still gets everything addressed to it exactly once, in order. Its hosts are re-elected.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { RelayClient, sleep, token } from '../helpers/relay.ts';
-import { clusterConfig, compareDeliveries, dropPrefix, Peer, SHARED_REDIS, startNode, until } from '../helpers/cluster.ts';
+import { clusterConfig, compareDeliveries, Peer, SHARED_REDIS, spreadPeers, startNode, stopCluster, until } from '../helpers/cluster.ts';
 import type { NodeProcess } from '../helpers/cluster.ts';
 
 describe('relay cluster: a node dies', () => {
@@ -17,14 +16,7 @@ describe('relay cluster: a node dies', () => {
     conf = clusterConfig(SHARED_REDIS, { 'buffer.ttl.seconds': 6 });
     nodes = await Promise.all([0, 1, 2].map(() => startNode(conf.file, conf.dir)));
   });
-  after(async () => {
-    for (const p of peers) p.terminate();
-    for (const c of clients) c.terminate();
-    for (const n of nodes) n.child.kill('SIGKILL');
-    await Promise.all(nodes.map((n) => n.exited));
-    await dropPrefix(SHARED_REDIS, conf.prefix);
-    rmSync(conf.dir, { recursive: true, force: true });
-  });
+  after(() => stopCluster({ nodes, peers, clients, dir: conf.dir, redis: { url: SHARED_REDIS, prefix: conf.prefix } }));
 
   test('SIGKILL mid-stream: its devices reconnect elsewhere, catch up, and nothing is lost, duplicated or reordered; its host is re-elected', async () => {
     const ROOMS = 9;
@@ -46,17 +38,7 @@ describe('relay cluster: a node dies', () => {
     await sleep(20);
     assert.equal((await m2.join(hostRoom, 'm2', token(50, 3))).hostDevice, 'h');
 
-    const hosts = new Map<string, string>();
-    for (let r = 0; r < ROOMS; r++) {
-      const room = `pair-KILL${r}`;
-      for (let j = 0; j < PER_ROOM; j++) {
-        const p = new Peer(room, `d${j}`, r + 1, j + 1);
-        const answer = await p.connect(nodes[(r + j) % 3].ws);
-        assert.equal(answer.type, 'joined', JSON.stringify(answer));
-        if (j === 0) hosts.set(room, answer.hostDevice);
-        peers.push(p);
-      }
-    }
+    const { hosts } = await spreadPeers(nodes, 'KILL', ROOMS, PER_ROOM, peers);
     const onVictim = peers.filter((p) => p.url === victim.ws);
     assert.equal(onVictim.length, 12);
 

@@ -2,9 +2,8 @@
 // with CLUSTER_UNAVAILABLE and envelopes answered BUFFER_UNAVAILABLE; afterwards the nodes carry on, nothing lost.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { RelayClient, sleep, token } from '../helpers/relay.ts';
-import { clusterConfig, compareDeliveries, OwnRedis, Peer, startNode, until } from '../helpers/cluster.ts';
+import { clusterConfig, compareDeliveries, OwnRedis, Peer, spreadPeers, startNode, stopCluster, until } from '../helpers/cluster.ts';
 import type { NodeProcess } from '../helpers/cluster.ts';
 
 describe('relay cluster: Redis restarts', () => {
@@ -20,28 +19,14 @@ describe('relay cluster: Redis restarts', () => {
     nodes = await Promise.all([0, 1, 2].map(() => startNode(conf.file, conf.dir)));
   });
   after(async () => {
-    for (const p of peers) p.terminate();
-    for (const c of clients) c.terminate();
-    for (const n of nodes) n.child.kill('SIGKILL');
-    await Promise.all(nodes.map((n) => n.exited));
+    await stopCluster({ nodes, peers, clients, dir: conf.dir });
     await redis.destroy();
-    rmSync(conf.dir, { recursive: true, force: true });
   });
 
   test('down: joins refused, envelopes refused, health degraded; back: nodes reconnect and carry on, nothing lost', async () => {
     const ROOMS = 6;
     const PER_ROOM = 3;
-    const hosts = new Map<string, string>();
-    for (let r = 0; r < ROOMS; r++) {
-      const room = `pair-RR${r}`;
-      for (let j = 0; j < PER_ROOM; j++) {
-        const p = new Peer(room, `d${j}`, r + 1, j + 1);
-        const answer = await p.connect(nodes[(r + j) % 3].ws);
-        assert.equal(answer.type, 'joined', JSON.stringify(answer));
-        if (j === 0) hosts.set(room, answer.hostDevice);
-        peers.push(p);
-      }
-    }
+    const { hosts } = await spreadPeers(nodes, 'RR', ROOMS, PER_ROOM, peers);
     const round = (i: number) => {
       for (const p of peers) {
         const j = Number(p.label.slice(1));

@@ -2,9 +2,8 @@
 // direct envelopes; every device gets exactly what was addressed to it, once, in order. Presence, host and replace too.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { RelayClient, sleep, token } from '../helpers/relay.ts';
-import { clusterConfig, compareDeliveries, dropPrefix, Peer, SHARED_REDIS, startNode, until } from '../helpers/cluster.ts';
+import { clusterConfig, compareDeliveries, Peer, SHARED_REDIS, spreadPeers, startNode, stopCluster, until } from '../helpers/cluster.ts';
 import type { NodeProcess } from '../helpers/cluster.ts';
 
 describe('relay cluster: routing across three nodes', () => {
@@ -17,14 +16,7 @@ describe('relay cluster: routing across three nodes', () => {
     conf = clusterConfig(SHARED_REDIS, { 'buffer.ttl.seconds': 3 });
     nodes = await Promise.all([0, 1, 2].map(() => startNode(conf.file, conf.dir)));
   });
-  after(async () => {
-    for (const p of peers) p.terminate();
-    for (const c of clients) c.terminate();
-    for (const n of nodes) n.child.kill('SIGKILL');
-    await Promise.all(nodes.map((n) => n.exited));
-    await dropPrefix(SHARED_REDIS, conf.prefix);
-    rmSync(conf.dir, { recursive: true, force: true });
-  });
+  after(() => stopCluster({ nodes, peers, clients, dir: conf.dir, redis: { url: SHARED_REDIS, prefix: conf.prefix } }));
 
   async function device(node: number, room: string, label: string, userId = 1, deviceId = 1): Promise<RelayClient & { joined: any }> {
     const c = (await RelayClient.connect(nodes[node].ws)) as RelayClient & { joined: any };
@@ -38,18 +30,8 @@ describe('relay cluster: routing across three nodes', () => {
     const ROOMS = 12;
     const PER_ROOM = 4;
     const EACH = 30;
-    const hosts = new Map<string, string>();
-    for (let r = 0; r < ROOMS; r++) {
-      const room = `pair-CL${r}`;
-      for (let j = 0; j < PER_ROOM; j++) {
-        const p = new Peer(room, `d${j}`, r + 1, j + 1);
-        const answer = await p.connect(nodes[(r + j) % 3].ws);
-        assert.equal(answer.type, 'joined', JSON.stringify(answer));
-        if (j === 0) hosts.set(room, answer.hostDevice);
-        else assert.equal(answer.hostDevice, 'd0', 'the first device of a room is its host on every node');
-        peers.push(p);
-      }
-    }
+    const { hosts, answers } = await spreadPeers(nodes, 'CL', ROOMS, PER_ROOM, peers);
+    answers.forEach((a, k) => k % PER_ROOM === 0 || assert.equal(a.hostDevice, 'd0', 'the first device of a room is its host on every node'));
     for (let i = 0; i < EACH; i++) {
       for (const p of peers) {
         const j = Number(p.label.slice(1));

@@ -1,5 +1,6 @@
 // Relay cluster test rig: real hone-relay child processes on one Redis (a key prefix per test), a Redis of the
 // test's own for restarts, and a reconnecting test device that keeps everything it received and resends unacked sends.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -269,4 +270,33 @@ export async function until(cond: () => boolean, ms: number, step = 25): Promise
     await sleep(step);
   }
   return true;
+}
+
+/** Joins `perRoom` peers to each of `rooms` rooms `pair-<name><r>`, device d<j> of room r on node (r + j) mod N, so
+ * every room spans nodes; pushes them to `peers`, checks each was joined, answers each room's host as first told. */
+export async function spreadPeers(nodes: NodeProcess[], name: string, rooms: number, perRoom: number, peers: Peer[]): Promise<{ hosts: Map<string, string>; answers: any[] }> {
+  const hosts = new Map<string, string>();
+  const answers: any[] = [];
+  for (let r = 0; r < rooms; r++) {
+    const room = `pair-${name}${r}`;
+    for (let j = 0; j < perRoom; j++) {
+      const p = new Peer(room, `d${j}`, r + 1, j + 1);
+      const answer = await p.connect(nodes[(r + j) % nodes.length].ws);
+      assert.equal(answer.type, 'joined', JSON.stringify(answer));
+      if (j === 0) hosts.set(room, answer.hostDevice);
+      answers.push(answer);
+      peers.push(p);
+    }
+  }
+  return { hosts, answers };
+}
+
+/** Ends a test's peers, clients and nodes, then removes its Redis keys (when on a shared Redis) and its folder. */
+export async function stopCluster(parts: { nodes: NodeProcess[]; peers: Peer[]; clients: Array<{ terminate(): void }>; dir?: string; redis?: { url: string; prefix: string } }): Promise<void> {
+  for (const p of parts.peers) p.terminate();
+  for (const c of parts.clients) c.terminate();
+  for (const n of parts.nodes) n.child.kill('SIGKILL');
+  await Promise.all(parts.nodes.map((n) => n.exited));
+  if (parts.redis) await dropPrefix(parts.redis.url, parts.redis.prefix);
+  if (parts.dir) rmSync(parts.dir, { recursive: true, force: true });
 }

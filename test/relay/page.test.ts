@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
 import { adminSetTier } from '../../src/auth/admin.ts';
 import { BUNDLE_PATH, bundleConsole } from '../../scripts/build-page.ts';
 import { startAuth } from '../helpers/auth.ts';
@@ -25,10 +25,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hone-relay-page-'));
   auth = await startAuth('sqlite');
   relay = await startRelay({ 'auth.url': auth.url });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
