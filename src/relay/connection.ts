@@ -34,7 +34,7 @@ export function openConnection(ws: WebSocket, ip: string, deps: ConnectionDeps):
   const now = clock();
   const conn: Conn = {
     ws, ip, connectedAt: now, state: 'new', room: '', device: '', userId: null, deviceId: null,
-    held: null, inbox: null, alive: true, ended: null, catchUpBytes: 0, deliveredSeq: 0, notedSeq: 0,
+    held: null, inbox: null, alive: true, ended: null, catchUpBytes: 0, deliveredSeq: 0, notedSeq: 0, corked: false,
     messages: new TokenBucket(config['limits.messages.perSecond'], config['limits.messages.burst'], clock),
     bytes: new TokenBucket(config['limits.bytes.perSecond'], config['limits.bytes.perSecond'], clock),
   };

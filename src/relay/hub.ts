@@ -30,6 +30,8 @@ export interface Conn {
   /** Highest seq sent to this connection, and the part of it already told to the engine (once a second, at close). */
   deliveredSeq: number;
   notedSeq: number;
+  /** True while the socket is corked for a fan-out batch (hub.ts). */
+  corked: boolean;
   /** Extra unsent bytes tolerated while a large catch-up frame drains (its size); cleared once drained. */
   catchUpBytes: number;
 }
@@ -62,6 +64,12 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     const ws = conn.ws;
     if (ws.readyState !== OPEN) return;
     if (conn.catchUpBytes > 0 && ws.bufferedAmount <= deps.sendBufferBytes) conn.catchUpBytes = 0;
+    if (conn.corked && ws.bufferedAmount > deps.sendBufferBytes + conn.catchUpBytes) {
+      // Corked frames of this batch count as unsent: hand them to the kernel before judging the reader slow.
+      const socket = socketOf(conn);
+      socket?.uncork();
+      socket?.cork();
+    }
     if (ws.bufferedAmount > deps.sendBufferBytes + conn.catchUpBytes) {
       metrics.drop('slow_consumer');
       metrics.closes.labels('SLOW_CONSUMER').inc();
@@ -73,12 +81,28 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     metrics.bytesOut.inc(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
   }
 
+  /** The connection's TCP socket (ws keeps it as `_socket`). */
+  const socketOf = (conn: Conn) => (conn.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+
+  /** Sockets corked for the batch being fanned out: each gets its frames of the batch in one write. */
+  const corked: Array<{ uncork(): void }> = [];
+
+  function cork(conn: Conn): void {
+    if (conn.corked) return;
+    const socket = socketOf(conn);
+    if (!socket) return;
+    socket.cork();
+    conn.corked = true;
+    corked.push({ uncork: () => { conn.corked = false; socket.uncork(); } });
+  }
+
   /** Sends (or holds during catch-up) one envelope; answers 1 when sent, for the routed counter. */
   function deliver(conn: Conn, e: RoutedEnvelope, bytes: Buffer): number {
     if (conn.held !== null) {
       conn.held.push(e);
       return 0;
     }
+    cork(conn);
     send(conn, bytes);
     conn.deliveredSeq = e.seq;
     return 1;
@@ -118,6 +142,8 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
         if (conn) sent += deliver(conn, e, bytes);
       }
     }
+    for (const c of corked) c.uncork();
+    corked.length = 0;
     if (sent > 0) metrics.routed.inc(sent);
   });
 
