@@ -22,7 +22,7 @@ const PEERS = DEVICES_PER_ROOM - 1;
 const PAYLOAD_CHARS = 256;
 /** Offered broadcasts per second (whole workload), ascending. */
 const ladderArg = process.argv.find((a) => a.startsWith('--ladder='));
-const LADDER = ladderArg ? ladderArg.slice(9).split(',').map(Number) : [1000, 2000, 4000, 6000, 8000, 10000, 12000, 15000, 18000, 21000, 24000, 28000, 32000, 36000, 40000, 45000, 50000, 55000, 60000];
+const LADDER = ladderArg ? ladderArg.slice(9).split(',').map(Number) : [1000, 2000, 4000, 6000, 8000, 10000, 12000, 15000, 18000, 21000, 24000, 28000, 32000, 36000, 40000, 45000, 50000, 55000, 60000, 65000, 70000, 75000, 80000];
 /** Fixed load for the latency comparison (offered broadcasts/s), measured on its own before the ladder: FIXED_RUNS runs
  * of FIXED_MS each, the run with the median p99 reported (single stalls of this VM move one run's p99 a lot). */
 const FIXED_RATE = 10000;
