@@ -3,7 +3,6 @@
 // verifyToken() calls per second in-process. Prints a table and writes the "hone-auth" section of docs/BENCHMARKS.md.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import { createConnection } from 'mysql2/promise';
 import { signToken, verifyToken } from '../src/common/token.ts';
 import type { TokenKeys } from '../src/common/token.ts';
 import type { ServerInfo } from './auth-server.ts';
+import { BENCHMARKS_PATH, writeBenchSection } from './docs-section.ts';
 
 const CONNECTIONS = 50;
 const WARMUP_S = 1;
@@ -22,7 +22,7 @@ const COMMAND = 'npm run bench:auth';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const docsPath = join(root, 'docs', 'BENCHMARKS.md');
+const docsPath = BENCHMARKS_PATH;
 
 // ---------------------------------------------------------------------------------------------- CPU pinning
 
@@ -231,10 +231,6 @@ const md = [
   '',
 ].join('\n');
 
-mkdirSync(dirname(docsPath), { recursive: true });
-const existing = existsSync(docsPath) ? readFileSync(docsPath, 'utf8') : '# Benchmarks\n\nFigures from the benchmark scripts in `bench/`; re-run them on your own machine to compare.\n';
-const section = /^## hone-auth\n[\s\S]*?(?=^## |(?![\s\S]))/m;
-const next = section.test(existing) ? existing.replace(section, md + '\n') : existing.replace(/\n*$/, '\n\n') + md;
-writeFileSync(docsPath, next.replace(/\n+$/, '\n'));
+writeBenchSection(md);
 console.log(`\nWrote ${docsPath} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 if (anyBad) process.exitCode = 1;

@@ -7,9 +7,10 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { dropPrefix } from '../test/helpers/cluster.ts';
 import { WebSocket } from 'ws';
 import { signToken } from '../src/common/token.ts';
+import { writeBenchSection } from './docs-section.ts';
 
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const REDIS = process.env.HONE_BENCH_REDIS ?? 'redis://127.0.0.1:6379/0';
@@ -239,16 +240,7 @@ async function runSetup(s: Setup): Promise<Step[]> {
   } finally {
     for (const c of clients) c.close();
     await Promise.all(nodes.map(stopNode));
-    if (s.cluster) {
-      const r = new Redis(REDIS);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await r.del(...keys);
-      } while (cursor !== '0');
-      r.disconnect();
-    }
+    if (s.cluster) await dropPrefix(REDIS, prefix);
     rmSync(dir, { recursive: true, force: true });
   }
   return steps;
@@ -290,18 +282,8 @@ async function main(): Promise<void> {
   console.log('\n' + text);
   if (errors > 0) console.log(`error frames received: ${errors}`);
   if (!WRITE) return;
-  const path = join(root, 'docs', 'BENCHMARKS.md');
-  const doc = readFileSync(path, 'utf8');
-  const startAt = doc.indexOf('\n## Relay cluster\n');
-  const notesAt = startAt < 0 ? -1 : doc.indexOf('\n### What a larger machine would show', startAt);
-  if (startAt < 0) {
-    writeFileSync(path, doc.trimEnd() + '\n\n' + text);
-  } else {
-    // The figures are replaced; hand-written notes after them (### headings) are kept.
-    const endAt = doc.indexOf('\n## ', startAt + 1);
-    const keep = notesAt >= 0 && (endAt < 0 || notesAt < endAt) ? doc.slice(notesAt, endAt < 0 ? undefined : endAt) : '';
-    writeFileSync(path, doc.slice(0, startAt + 1) + text + keep + (endAt < 0 ? '' : doc.slice(endAt)));
-  }
+  // The figures are replaced; hand-written notes after them (### headings) are kept.
+  const path = writeBenchSection(text, { keepFrom: '### What a larger machine would show' });
   console.log(`wrote ${path}`);
 }
 

@@ -1,12 +1,12 @@
 // `npm run bench:e2e`: time from a file save in one `hone-sync mirror` folder to the file written in the other, through
 // real hone-auth + hone-relay processes on this machine; p50/p99 for 1 KB and 1 MB files. `--write` updates docs/BENCHMARKS.md.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startStack } from '../test/helpers/e2e.ts';
 import type { Proc } from '../test/helpers/e2e.ts';
+import { writeBenchSection } from './docs-section.ts';
 
 const COMMAND = 'npm run bench:e2e';
 const HEADING = '## hone-sync mirror end to end';
@@ -127,16 +127,7 @@ async function main(): Promise<void> {
     ].join('\n');
     process.stdout.write('\n' + section);
     if (process.argv.includes('--write')) {
-      const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'BENCHMARKS.md');
-      const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-      const start = text.indexOf(HEADING + '\n');
-      let next: string;
-      if (start < 0) next = text.replace(/\n*$/, '\n\n') + section;
-      else {
-        const after = text.indexOf('\n## ', start + HEADING.length);
-        next = text.slice(0, start) + section + (after < 0 ? '' : text.slice(after + 1));
-      }
-      writeFileSync(file, next);
+      const file = writeBenchSection(section);
       process.stderr.write(`updated ${file}\n`);
     }
   } finally {

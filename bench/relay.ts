@@ -2,7 +2,7 @@
 // workload, servers on CPU 0 (bench/relay-server.ts), this load generator on CPU 1; writes the "hone-relay" section of docs/BENCHMARKS.md.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,6 +13,7 @@ import { WebSocket } from 'ws';
 import { signToken } from '../src/common/token.ts';
 import type { TokenKeys } from '../src/common/token.ts';
 import type { MemInfo, RelayServerInfo, ServerKind } from './relay-server.ts';
+import { BENCHMARKS_PATH, writeBenchSection } from './docs-section.ts';
 
 const COMMAND = 'npm run bench:relay';
 const BENCH_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
@@ -45,7 +46,7 @@ const LOADGEN_NEAR_LIMIT = 0.85;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const docsPath = join(root, 'docs', 'BENCHMARKS.md');
+const docsPath = BENCHMARKS_PATH;
 const chartPath = join(root, 'docs', 'relay-throughput.svg');
 
 const argv = process.argv.slice(2);
@@ -729,12 +730,7 @@ if (WRITE) {
       '',
     ]),
   ].join('\n');
-  mkdirSync(dirname(docsPath), { recursive: true });
-  const existing = existsSync(docsPath) ? readFileSync(docsPath, 'utf8') : '# Benchmarks\n\nFigures from the benchmark scripts in `bench/`; re-run them on your own machine to compare.\n';
-  // The section and its ### subsections, up to the next ## heading.
-  const section = /^## hone-relay\n[\s\S]*?(?=^## |(?![\s\S]))/m;
-  const next = section.test(existing) ? existing.replace(section, md + '\n') : existing.replace(/\n*$/, '\n\n') + md;
-  writeFileSync(docsPath, next.replace(/\n+$/, '\n'));
+  writeBenchSection(md);
   console.log(`\nWrote ${docsPath} and ${chartPath}`);
 }
 console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -6,6 +6,8 @@ import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import type { Clock } from '../common/clock.ts';
 import type { Checkpointer } from './checkpointer.ts';
+import type { Mark } from './delivery-marks.ts';
+import { markKey, raiseMark } from './delivery-marks.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import type { AcceptCallback, IncomingEnvelope, MessageBuffer, Revocation, RevocationStore, RoutedEnvelope } from './engine.ts';
 
@@ -129,7 +131,7 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
   const seqs = new Map<string, { assigned: number; durable: number }>();
   const logs = new Map<string, RoomLog>();
   const dedupe = new Map<string, DedupeEntry>();
-  const delivered = new Map<string, { room: string; device: string; seq: number }>();
+  const delivered = new Map<string, Mark>();
   const dirtyDelivered = new Set<string>();
   const dirtySeqs = new Set<string>();
   /** [last id, createdAt] marks, oldest first from `marksHead`, at most one per MARK_MS: where the window's cut falls. */
@@ -326,17 +328,13 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
       return { entries, complete };
     },
     async lastDelivered(room, device) {
-      const mem = delivered.get(`${room}\u0000${device}`);
+      const mem = delivered.get(markKey(room, device));
       if (mem) return mem.seq;
       return (q.getDelivered.get(room, device) as { seq: number } | undefined)?.seq ?? null;
     },
     noteDelivered(room, device, seq) {
-      const key = `${room}\u0000${device}`;
-      const d = delivered.get(key);
-      if (d === undefined) delivered.set(key, { room, device, seq });
-      else if (seq > d.seq) d.seq = seq;
-      else return;
-      dirtyDelivered.add(key);
+      const key = raiseMark(delivered, room, device, seq);
+      if (key !== null) dirtyDelivered.add(key);
     },
     size: () => buffered,
     async flush() {

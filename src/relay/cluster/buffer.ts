@@ -1,5 +1,7 @@
 // The cluster's message buffer: one ACCEPT script per envelope (seq, msgId dedupe, stream append, trim, publish),
 // acked when Redis answers; fan-out comes back through the slot channel on every node, the sender's included.
+import type { Mark } from '../delivery-marks.ts';
+import { markKey, raiseMark } from '../delivery-marks.ts';
 import type { AcceptCallback, IncomingEnvelope, MessageBuffer, RoutedEnvelope } from '../engine.ts';
 import type { Fanout } from './fanout.ts';
 import type { RedisPair } from './redis.ts';
@@ -32,7 +34,7 @@ export function parseReplay(room: string, reply: unknown[]): { seq: number; entr
 export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fanout: () => Fanout; ttlMs: number }): ClusterBuffer {
   const { pair, keys, ttlMs } = deps;
   const listeners: Array<(batch: RoutedEnvelope[]) => void> = [];
-  const delivered = new Map<string, { room: string; device: string; seq: number }>();
+  const delivered = new Map<string, Mark>();
   let deliveredTimer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
   let accepting = 0;
@@ -91,17 +93,13 @@ export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fan
       return { entries, complete };
     },
     async lastDelivered(room, device) {
-      const mine = delivered.get(`${room}\u0000${device}`);
+      const mine = delivered.get(markKey(room, device));
       const stored = await pair.cmd.hget(keys.dlv(room), device);
       const seq = Math.max(mine?.seq ?? -1, stored === null ? -1 : Number(stored));
       return seq < 0 ? null : seq;
     },
     noteDelivered(room, device, seq) {
-      const key = `${room}\u0000${device}`;
-      const d = delivered.get(key);
-      if (d === undefined) delivered.set(key, { room, device, seq });
-      else if (seq > d.seq) d.seq = seq;
-      else return;
+      if (raiseMark(delivered, room, device, seq) === null) return;
       if (deliveredTimer === null && !closed) {
         deliveredTimer = setTimeout(writeDelivered, DELIVERED_EVERY_MS);
         deliveredTimer.unref();
