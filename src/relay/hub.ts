@@ -96,6 +96,12 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     corked.push({ uncork: () => { conn.corked = false; socket.uncork(); } });
   }
 
+  /** Ends a batch: every socket corked during it writes its frames now. */
+  function uncorkAll(): void {
+    for (const c of corked) c.uncork();
+    corked.length = 0;
+  }
+
   /** Sends (or holds during catch-up) one envelope; answers 1 when sent, for the routed counter. */
   function deliver(conn: Conn, e: RoutedEnvelope, bytes: Buffer): number {
     if (conn.held !== null) {
@@ -142,8 +148,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
         if (conn) sent += deliver(conn, e, bytes);
       }
     }
-    for (const c of corked) c.uncork();
-    corked.length = 0;
+    uncorkAll();
     if (sent > 0) metrics.routed.inc(sent);
   });
 
@@ -182,6 +187,8 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
       conn.held = null;
       let sent = 0;
       for (const e of held) if (e.seq > afterSeq) sent += deliver(conn, e, Buffer.from(e.text));
+      // Released outside a fan-out batch: nothing else would uncork the socket until the room's next envelope.
+      uncorkAll();
       if (sent > 0) metrics.routed.inc(sent);
     },
     syncDelivered() {

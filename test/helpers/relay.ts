@@ -10,7 +10,9 @@ import { signToken } from '../../src/common/token.ts';
 import type { TokenAlgorithm } from '../../src/common/token.ts';
 import { relayConfigSchema } from '../../src/relay/config.ts';
 import type { RelayConfig } from '../../src/relay/config.ts';
-import { buildRelay } from '../../src/relay/server.ts';
+import { buildRelay, createLocalEngine } from '../../src/relay/server.ts';
+import type { RelayEngine } from '../../src/relay/engine.ts';
+import { systemClock } from '../../src/common/clock.ts';
 import { TEST_SECRET } from './auth.ts';
 
 export { TEST_SECRET };
@@ -250,6 +252,8 @@ export interface StartRelayOptions {
   fetch?: typeof fetch;
   /** Reuse a SQLite file (a restart); default a fresh temporary folder. */
   sqlitePath?: string;
+  /** Wraps the relay's real local engine (to slow a part down, for races). */
+  wrapEngine?: (engine: RelayEngine) => RelayEngine;
 }
 
 /**
@@ -264,7 +268,8 @@ export async function startRelay(values: Partial<RelayConfig> = {}, opts: StartR
     'limits.connections.perIpPerMinute': 100_000,
     ...values,
   });
-  const relay = await buildRelay({ config, clock: opts.clock, fetch: opts.fetch });
+  const engine = opts.wrapEngine?.(createLocalEngine(config, opts.clock ?? systemClock));
+  const relay = await buildRelay({ config, clock: opts.clock, fetch: opts.fetch, engine });
   const clients = new Set<RelayClient>();
   const connect = async (o: { timeoutMs?: number; headers?: Record<string, string> } = {}) => {
     const c = await RelayClient.connect(relay.wsUrl, o);

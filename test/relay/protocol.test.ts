@@ -238,6 +238,39 @@ describe('relay protocol (buffer window 60 s)', () => {
     assert.deepEqual(seqs, expected, 'every seq exactly once, in order, across deltas and live frames');
   });
 
+  test('an envelope routed while a joining device reads its catch-up reaches it at once, with no later traffic', async () => {
+    // The catch-up read is held open until the envelope has been routed (a slow disk), so the envelope is held back
+    // for the joining device and released after its deltas frame: it must leave then, not wait for the room's next one.
+    let routed!: () => void;
+    const envelopeRouted = new Promise<void>((resolve) => { routed = resolve; });
+    const slow = await startRelay({}, {
+      wrapEngine: (engine) => ({
+        ...engine,
+        buffer: Object.assign(Object.create(engine.buffer), {
+          async replay(room: string, afterSeq: number) {
+            const answer = await engine.buffer.replay(room, afterSeq);
+            await envelopeRouted;
+            return answer;
+          },
+        }),
+      }),
+    });
+    try {
+      const room = uniqueRoom();
+      const a = await slow.device(room, 'a');
+      const b = await slow.connect();
+      b.send({ type: 'join', room, device: 'b', token: token(1, 2), lastSeq: 0 });
+      assert.equal((await b.next('joined')).type, 'joined');
+      a.envelope('broadcast', { only: 'one' }, { msgId: 'single' });
+      await a.next('ack');
+      routed();
+      assert.deepEqual((await b.next('deltas')).deltas, []);
+      assert.deepEqual((await b.next(envWith('only', 'one'), 2000)).payload, { only: 'one' });
+    } finally {
+      await slow.close();
+    }
+  });
+
   test('msgId: ack with the seq; a duplicate is acked with the first seq and not routed again (also after a reconnect)', async () => {
     const room = uniqueRoom();
     const a = await r.device(room, 'a');
