@@ -16,6 +16,7 @@ import { deviceRoutes } from './routes/devices.ts';
 import { loginRoutes } from './routes/login.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { createReadCache } from './store/read-cache.ts';
 import { verifyRoutes } from './routes/verify.ts';
 import type { Clock } from './time.ts';
 import { systemClock } from './time.ts';
@@ -38,6 +39,7 @@ export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> 
     config,
     adb: deps.db,
     db: deps.db.db,
+    cache: deps.db.sqlite ? createReadCache(deps.db.sqlite) : undefined,
     clock,
     mailer: deps.mailer ?? createMailer(config),
     keys: { secret: config['auth.secret'], previousSecret: config['auth.previousSecret'], algorithm: config['token.algorithm'] },
@@ -66,9 +68,11 @@ export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> 
     if (req.routeOptions.url !== '/auth/verify') return done(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.'), undefined);
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
-  app.addHook('onSend', async (_request, reply) => {
+  // A callback hook, not an async one: no promise per response.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
+    done(null, payload);
   });
   loginRoutes(app, ctx);
   verifyRoutes(app, ctx);

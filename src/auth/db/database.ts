@@ -9,6 +9,7 @@ import type { Database } from './tables.ts';
 import type { Dialect } from './migrations.ts';
 import { migrationProvider } from './migrations.ts';
 import { openSqlite } from './sqlite-adapter.ts';
+import type { SqliteHandle } from './sqlite-adapter.ts';
 
 export interface DbOptions {
   'db.host': string;
@@ -25,6 +26,8 @@ export interface AuthDb {
   dialect: Dialect;
   /** A short description for logs: `sqlite ./data/auth.db` or `mysql hone@host:3306/hone`. */
   describe: string;
+  /** SQLite only: the connection Kysely uses, for the read cache's synchronous reads (store/read-cache.ts). */
+  sqlite?: SqliteHandle;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -33,8 +36,9 @@ export function openDatabase(opts: DbOptions): AuthDb {
   if (!opts['db.host']) {
     const path = opts['sqlite.path'];
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqlite(path) }) });
-    return wrap(db, 'sqlite', `sqlite ${path}`);
+    const database = openSqlite(path);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    return { ...wrap(db, 'sqlite', `sqlite ${path}`), sqlite: database.handle };
   }
   const pool = createPool({
     host: opts['db.host'],

@@ -5,8 +5,9 @@ import { authenticate } from '../authenticate.ts';
 import type { AuthContext } from '../context.ts';
 import { HttpError } from '../http-errors.ts';
 import * as S from '../schemas.ts';
-import { listProjects, projectView, registerProject, removeProject } from '../store/projects.ts';
-import { currentSubscription } from '../store/users.ts';
+import { cachedByKey, findByKey, listProjects, projectView, registerProject, removeProject } from '../store/projects.ts';
+import { checkOwnWrites } from '../store/read-cache.ts';
+import { cachedSubscription, currentSubscription } from '../store/users.ts';
 import { toIso } from '../time.ts';
 
 export function projectRoutes(app: FastifyInstance, ctx: AuthContext): void {
@@ -14,9 +15,13 @@ export function projectRoutes(app: FastifyInstance, ctx: AuthContext): void {
     schema: { body: { type: 'object', required: ['projectKey'], properties: { projectKey: S.projectKey, name: S.projectName } } },
   }, async (request) => {
     const me = await authenticate(ctx, request);
+    const { projectKey, name = projectKey } = request.body;
+    // Re-registering a key (what the IDE does on every start) is a read; on SQLite, from the read cache.
+    const cache = ctx.cache && checkOwnWrites(ctx.cache) ? ctx.cache : undefined;
+    const existing = cache ? cachedByKey(cache, ctx.db, me.userId, projectKey) : await findByKey(ctx.db, me.userId, projectKey);
+    if (existing) return { ok: true, project: projectView(existing) };
     const now = ctx.clock();
     const { tier } = await currentSubscription(ctx.db, me.userId, now);
-    const { projectKey, name = projectKey } = request.body;
     const row = await registerProject(ctx.db, { userId: me.userId, projectKey, name, tier, now, secret: ctx.keys.secret });
     return { ok: true, project: projectView(row) };
   });
@@ -35,7 +40,9 @@ export function projectRoutes(app: FastifyInstance, ctx: AuthContext): void {
 
   app.get('/auth/subscription', async (request) => {
     const me = await authenticate(ctx, request);
-    const sub = await currentSubscription(ctx.db, me.userId, ctx.clock());
+    const sub = ctx.cache && checkOwnWrites(ctx.cache)
+      ? cachedSubscription(ctx.cache, ctx.db, me.userId, ctx.clock())
+      : await currentSubscription(ctx.db, me.userId, ctx.clock());
     return { ok: true, tier: sub.tier, expiresAt: toIso(sub.expiresAt) };
   });
 }

@@ -4,8 +4,11 @@ import type { Kysely } from 'kysely';
 import { issueRoomId } from '../../common/room-id.ts';
 import type { Database, ProjectsTable, Tier } from '../db/tables.ts';
 import { isDuplicate } from '../db/database.ts';
+import { prepared } from '../db/prepared.ts';
 import { HttpError } from '../http-errors.ts';
 import { toDbTime, toIso } from '../time.ts';
+import type { ReadCache } from './read-cache.ts';
+import { cached, statement } from './read-cache.ts';
 
 type Db = Kysely<Database>;
 type ProjectRow = Omit<ProjectsTable, 'id'> & { id: number };
@@ -16,9 +19,20 @@ function nextTierFor(count: number): string {
   return count < 1 ? 'personal' : 'pro';
 }
 
+const byKey = prepared((db) => db.selectFrom('projects').selectAll().where('userId', '=', 0).where('projectKey', '=', ''));
+
 /** The user's project with exactly this key; MySQL's case- and accent-insensitive collation also finds look-alikes, which are refused. */
-async function findByKey(db: Db, userId: number, projectKey: string): Promise<ProjectRow | undefined> {
-  const row = await db.selectFrom('projects').selectAll().where('userId', '=', userId).where('projectKey', '=', projectKey).executeTakeFirst();
+export async function findByKey(db: Db, userId: number, projectKey: string): Promise<ProjectRow | undefined> {
+  return exactKey((await byKey.rows(db, [userId, projectKey]))[0], projectKey);
+}
+
+/** findByKey through the read cache (after checkCache or checkOwnWrites). */
+export function cachedByKey(c: ReadCache, db: Db, userId: number, projectKey: string): ProjectRow | undefined {
+  const row = cached(c, `p:${userId}:${projectKey}`, () => statement(c, byKey.compiled(db).sql).get(userId, projectKey) as ProjectRow | undefined ?? null);
+  return exactKey(row ?? undefined, projectKey);
+}
+
+function exactKey(row: ProjectRow | undefined, projectKey: string): ProjectRow | undefined {
   if (row && row.projectKey !== projectKey) {
     throw new HttpError(409, 'PROJECT_KEY_CONFLICT', `You already have a project whose key differs from this one only in case, accents or trailing spaces ("${row.projectKey}").`);
   }

@@ -3,8 +3,11 @@
 import type { Kysely } from 'kysely';
 import type { Database, Tier } from '../db/tables.ts';
 import { isDuplicate } from '../db/database.ts';
+import { prepared } from '../db/prepared.ts';
 import { HttpError } from '../http-errors.ts';
 import { fromDbTime, toDbTime } from '../time.ts';
+import type { ReadCache } from './read-cache.ts';
+import { cached, statement } from './read-cache.ts';
 
 type Db = Kysely<Database>;
 
@@ -39,9 +42,20 @@ export interface Subscription {
   expiresAt: string | null;
 }
 
+const subscriptionOf = prepared((db) => db.selectFrom('subscriptions').select(['tier', 'expiresAt']).where('userId', '=', 0));
+
 /** The tier in force now: the subscription's unless it is missing or expired. */
 export async function currentSubscription(db: Db, userId: number, now: number): Promise<Subscription> {
-  const row = await db.selectFrom('subscriptions').select(['tier', 'expiresAt']).where('userId', '=', userId).executeTakeFirst();
+  return inForce((await subscriptionOf.rows(db, [userId]))[0], now);
+}
+
+/** currentSubscription through the read cache (after checkCache or checkOwnWrites); expiry is judged at `now`. */
+export function cachedSubscription(c: ReadCache, db: Db, userId: number, now: number): Subscription {
+  const row = cached(c, `s:${userId}`, () => statement(c, subscriptionOf.compiled(db).sql).get(userId) as Subscription | undefined ?? null);
+  return inForce(row ?? undefined, now);
+}
+
+function inForce(row: Subscription | undefined, now: number): Subscription {
   if (!row || (row.expiresAt !== null && fromDbTime(row.expiresAt) <= now)) return { tier: 'free', expiresAt: null };
   return { tier: row.tier, expiresAt: row.expiresAt };
 }
