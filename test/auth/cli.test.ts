@@ -158,7 +158,10 @@ describe('hone-auth command line', { concurrency: true }, () => {
       assert.equal(res.status, 200);
       const body = await res.json();
       assert.equal(body.ok, true);
-      assert.match(out(), new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`), 'one line names the URL');
+      // The line is logged after listen() returns, so a request can be answered before it reaches our pipe.
+      const listening = new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`);
+      for (let i = 0; i < 100 && !listening.test(out()); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(out(), listening, 'one line names the URL');
       child.kill('SIGTERM');
       const r = await done;
       assert.equal(r.code, 0, r.stderr);

@@ -18,9 +18,14 @@ function tree(root: string): Record<string, string> {
     for (const name of readdirSync(join(root, rel))) {
       if (name === '.git' || name === 'node_modules' || name === '.hone-sync') continue;
       const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(join(root, r));
-      if (st.isDirectory()) visit(r);
-      else if (st.isFile()) out[r] = createHash('sha256').update(readFileSync(join(root, r))).digest('hex').slice(0, 16);
+      try {
+        const st = lstatSync(join(root, r));
+        if (st.isDirectory()) visit(r);
+        else if (st.isFile()) out[r] = createHash('sha256').update(readFileSync(join(root, r))).digest('hex').slice(0, 16);
+      } catch (err) {
+        // A running mirror may remove or replace the file between readdir and the read: the next poll sees it settled.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
   };
   visit('');
