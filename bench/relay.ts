@@ -14,6 +14,7 @@ import { signToken } from '../src/common/token.ts';
 import type { TokenKeys } from '../src/common/token.ts';
 import type { MemInfo, RelayServerInfo, ServerKind } from './relay-server.ts';
 import { BENCHMARKS_PATH, writeBenchSection } from './docs-section.ts';
+import { cpus, pinLoadGenerator, serverCommand, stopServer } from './server-process.ts';
 
 const COMMAND = 'npm run bench:relay';
 const BENCH_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
@@ -59,14 +60,7 @@ const LABEL: Record<ServerKind, string> = { relay: 'hone-relay (SQLite buffer)',
 
 // ---------------------------------------------------------------------------------------------- CPU pinning
 
-const cpus = os.availableParallelism();
-const hasTaskset = spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
-const pin = hasTaskset && cpus >= 2;
-if (pin) {
-  // Every thread of this process (the load generator) to CPU 1; the servers get CPU 0.
-  const r = spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
-  if (r.status !== 0) process.stderr.write('warning: could not pin the load generator to CPU 1\n');
-}
+const pin = pinLoadGenerator();
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** CPU seconds all processes of the machine have used so far (busy time of every CPU, from /proc/stat). */
@@ -114,7 +108,7 @@ class ServerHandle {
   static start(kind: ServerKind): Promise<ServerHandle> {
     const script = join(here, 'relay-server.ts');
     const nodeArgs = ['--expose-gc', ...(process.env.RELAY_BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []), script, kind, BENCH_SECRET];
-    const [cmd, args] = pin ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]] as const : [process.execPath, nodeArgs] as const;
+    const [cmd, args] = serverCommand(pin, nodeArgs);
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], cwd: root });
     const lines = createInterface({ input: child.stdout! });
     return new Promise((resolve, reject) => {
@@ -155,16 +149,7 @@ class ServerHandle {
   }
 
   stop(): Promise<void> {
-    const child = this.child;
-    return new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      child.stdin!.end();
-    });
+    return stopServer(this.child);
   }
 }
 

@@ -11,6 +11,8 @@ import type { Keyspace } from './wire.ts';
 const DELIVERED_KEEP_MS = 30 * 24 * 3600 * 1000;
 /** Delivery marks are written at most this often (batched across rooms). */
 const DELIVERED_EVERY_MS = 100;
+/** Marks per DELIVERED script (~0.3 ms of Redis time): a node with thousands of devices must not hold Redis for milliseconds. */
+const DELIVERED_PER_CALL = 100;
 
 export interface ClusterBuffer extends MessageBuffer {
   /** Fan-out entry point: a batch of one room's envelopes in seq order. */
@@ -47,14 +49,22 @@ export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fan
   function writeDelivered(): Promise<void> {
     deliveredTimer = null;
     if (delivered.size === 0) return writing;
-    const argv: Array<string | number> = [keys.prefix, DELIVERED_KEEP_MS];
-    for (const d of delivered.values()) argv.push(d.room, d.device, d.seq);
     const batch = [...delivered.entries()];
     delivered.clear();
-    writing = pair.cmd.honeDelivered(...argv).then(() => {}, () => {
-      // Kept for the next write unless a newer mark replaced it meanwhile.
-      for (const [key, d] of batch) if (!delivered.has(key)) delivered.set(key, d);
-    });
+    writing = (async () => {
+      // One script per slice, each sent after the previous answered: Redis serves other clients in between.
+      for (let i = 0; i < batch.length; i += DELIVERED_PER_CALL) {
+        const argv: Array<string | number> = [keys.prefix, DELIVERED_KEEP_MS];
+        for (const [, d] of batch.slice(i, i + DELIVERED_PER_CALL)) argv.push(d.room, d.device, d.seq);
+        try {
+          await pair.cmd.honeDelivered(...argv);
+        } catch {
+          // Kept for the next write unless a newer mark replaced it meanwhile.
+          for (const [key, d] of batch.slice(i)) if (!delivered.has(key)) delivered.set(key, d);
+          return;
+        }
+      }
+    })();
     return writing;
   }
 

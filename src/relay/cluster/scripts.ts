@@ -206,7 +206,8 @@ return roomState(ARGV[1], ARGV[2], redis.call('GET', rk(ARGV[1], ARGV[2], 'host'
 /**
  * HOUSEKEEP, run by every node every second. ARGV: prefix, nodeId, deadAfterMs, ttlMs, sweepSelf (1: this
  * node is shutting down). Heartbeat; members of nodes silent for deadAfterMs are removed (presence `left`, hosts
- * start their window); buffers of rooms idle past the window are dropped.
+ * start their window); buffers of rooms idle past the window are dropped (UNLINK: a long stream is freed off
+ * Redis's main thread, which would otherwise stall every node's commands while it frees).
  * Returns {registeredAnew (1/0), nodesSwept, occupiedRooms, bufferedMessages}.
  */
 export const HOUSEKEEP = PRELUDE + `
@@ -248,7 +249,7 @@ local idle = redis.call('ZRANGEBYSCORE', P .. ':bufrooms', '-inf', '(' .. (now -
 for _, room in ipairs(idle) do
   local bk = rk(P, room, 'buf')
   redis.call('DECRBY', P .. ':buffered', redis.call('XLEN', bk))
-  redis.call('DEL', bk)
+  redis.call('UNLINK', bk)
   redis.call('ZREM', P .. ':bufrooms', room)
 end
 local occupied = tonumber(redis.call('GET', P .. ':occupied') or '0')
