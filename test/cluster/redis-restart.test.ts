@@ -1,7 +1,9 @@
 // The cluster's Redis (one this test starts itself, AOF on) restarted mid-stream: while it is down joins are refused
 // with CLUSTER_UNAVAILABLE and envelopes answered BUFFER_UNAVAILABLE; afterwards the nodes carry on, nothing lost.
+// A Redis that hangs (SIGSTOP) is dropped after 5 s without an answer and treated the same way.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { RelayClient, sleep, token } from '../helpers/relay.ts';
 import { clusterConfig, compareDeliveries, OwnRedis, Peer, spreadPeers, startNode, stopCluster, until } from '../helpers/cluster.ts';
 import type { NodeProcess } from '../helpers/cluster.ts';
@@ -87,5 +89,68 @@ describe('relay cluster: Redis restarts', () => {
     const joined = await again.join('pair-RR0', 'late', token(1, 9));
     assert.equal(joined.type, 'joined');
     assert.equal(joined.hostDevice, 'd0');
+  });
+
+  test('hangs (SIGSTOP): after 5 s without an answer the node drops the connection, refuses envelopes, says degraded; SIGCONT: it carries on', async () => {
+    const room = 'pair-HANG';
+    const a = (await RelayClient.connect(nodes[0].ws)) as RelayClient;
+    const b = (await RelayClient.connect(nodes[1].ws)) as RelayClient;
+    clients.push(a, b);
+    assert.equal((await a.join(room, 'a', token(3, 1))).type, 'joined');
+    assert.equal((await b.join(room, 'b', token(3, 2))).type, 'joined');
+    a.envelope('broadcast', 'before', { msgId: 'h0' });
+    await a.next('ack');
+    assert.equal((await b.next((f) => f?.payload === 'before')).from, 'a');
+
+    redis.pause();
+    try {
+      const t0 = Date.now();
+      a.envelope('broadcast', 'while hung', { msgId: 'h1' });
+      const err = await a.next('error', 12_000);
+      assert.equal(err.code, 'BUFFER_UNAVAILABLE');
+      assert.equal(err.msgId, 'h1');
+      assert.ok(Date.now() - t0 >= 4000, `refused after the 5 s watchdog, not at once (${Date.now() - t0} ms)`);
+      assert.equal((await nodes[0].health()).cluster.redis, 'down');
+    } finally {
+      redis.resume();
+    }
+    for (const n of nodes) {
+      let h: any;
+      for (let t = 0; t < 200 && (h = await n.health()).cluster.redis !== 'connected'; t++) await sleep(50);
+      assert.equal(h.status, 'ok', 'the node reconnected');
+    }
+    // The refused envelope may still have run when Redis woke up; resent with its msgId it is delivered once.
+    a.envelope('broadcast', 'while hung', { msgId: 'h1' });
+    a.envelope('broadcast', 'after', { msgId: 'h2' });
+    const acks = [await a.next('ack', 5000), await a.next('ack', 5000)];
+    assert.deepEqual(acks.map((k) => k.msgId), ['h1', 'h2']);
+    assert.ok(acks[0].seq < acks[1].seq);
+    assert.equal((await b.next((f) => f?.payload === 'after', 5000)).from, 'a');
+    assert.equal(b.frames.filter((f) => f.data?.payload === 'while hung').length, 1, 'delivered exactly once');
+  });
+
+  test('SCRIPT FLUSH under a running cluster: the envelope that meets the empty cache is refused, the scripts come back, resent it is delivered once', async () => {
+    const room = 'pair-FLUSH';
+    const a = (await RelayClient.connect(nodes[0].ws)) as RelayClient;
+    const b = (await RelayClient.connect(nodes[2].ws)) as RelayClient;
+    clients.push(a, b);
+    assert.equal((await a.join(room, 'a', token(4, 1))).type, 'joined');
+    assert.equal((await b.join(room, 'b', token(4, 2))).type, 'joined');
+    assert.equal(spawnSync('redis-cli', ['-p', String(redis.port), 'SCRIPT', 'FLUSH'], { encoding: 'utf8' }).stdout.trim(), 'OK');
+    a.envelope('broadcast', 'after flush', { msgId: 'f1' });
+    const first = await a.next((f) => f?.type === 'ack' || f?.type === 'error', 5000);
+    if (first.type === 'error') {
+      assert.equal(first.code, 'BUFFER_UNAVAILABLE');
+      let ack: any;
+      for (let t = 0; t < 40 && !ack; t++) {
+        await sleep(100);
+        a.envelope('broadcast', 'after flush', { msgId: 'f1' });
+        ack = await a.next((f) => f?.type === 'ack' || f?.type === 'error', 5000).then((f) => (f.type === 'ack' ? f : undefined));
+      }
+      assert.ok(ack, 'accepted again once the scripts are loaded');
+    }
+    assert.equal((await b.next((f) => f?.payload === 'after flush', 5000)).from, 'a');
+    await sleep(200);
+    assert.equal(b.frames.filter((f) => f.data?.payload === 'after flush').length, 1, 'delivered exactly once');
   });
 });

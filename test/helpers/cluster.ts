@@ -116,7 +116,17 @@ export class OwnRedis {
     });
   }
 
+  /** SIGSTOP / SIGCONT: a Redis that keeps its connections open but stops answering (a hung host). */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async destroy(): Promise<void> {
+    this.resume();
     if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
     this.child = null;
     rmSync(this.dir, { recursive: true, force: true });

@@ -57,7 +57,7 @@ export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fan
         const argv: Array<string | number> = [keys.prefix, DELIVERED_KEEP_MS];
         for (const [, d] of batch.slice(i, i + DELIVERED_PER_CALL)) argv.push(d.room, d.device, d.seq);
         try {
-          await pair.cmd.honeDelivered(...argv);
+          await pair.scripts.honeDelivered(...argv);
         } catch {
           // Kept for the next write unless a newer mark replaced it meanwhile.
           for (const [key, d] of batch.slice(i)) if (!delivered.has(key)) delivered.set(key, d);
@@ -71,9 +71,11 @@ export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fan
   return {
     accept(e: IncomingEnvelope, done: AcceptCallback): void {
       if (closed) return done(new Error('the relay is shutting down'), 0, false);
+      // Not before the scripts are loaded on a (re)opened connection: see connectRedis.
+      if (!pair.up()) return done(new Error('Redis is unreachable'), 0, false);
       accepting++;
       const msgKey = e.msgId === null ? keys.seq(e.room) : keys.msg(e.room, e.from, e.msgId);
-      pair.cmd.honeAccept(keys.seq(e.room), keys.buf(e.room), msgKey, keys.bufRooms, keys.buffered,
+      pair.scripts.honeAccept(keys.seq(e.room), keys.buf(e.room), msgKey, keys.bufRooms, keys.buffered,
         e.room, e.from, e.to, e.head, e.tail, ttlMs, keys.channel(e.room), e.msgId === null ? 0 : 1, e.receivedAt)
         .then((r) => {
           const seq = Number(r[0]);
@@ -95,7 +97,7 @@ export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fan
       return Number((await pair.cmd.get(keys.seq(room))) ?? 0);
     },
     async replay(room, afterSeq) {
-      const { seq, entries } = parseReplay(room, await pair.cmd.honeReplay(keys.seq(room), keys.buf(room), afterSeq, ttlMs));
+      const { seq, entries } = parseReplay(room, await pair.scripts.honeReplay(keys.seq(room), keys.buf(room), afterSeq, ttlMs));
       // Live envelopes up to `seq` reach this node's fan-out before the caller stops holding them back.
       await deps.fanout().settled(room, seq, 1000);
       if (afterSeq > seq) return { entries: [], complete: false };

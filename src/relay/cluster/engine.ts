@@ -47,7 +47,7 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
   let rooms: ReturnType<typeof createClusterRooms>;
   const fanout: Fanout = createFanout({
     pair, keys,
-    fetch: async (room, afterSeq) => parseReplay(room, await pair.cmd.honeReplay(keys.seq(room), keys.buf(room), afterSeq, Number.MAX_SAFE_INTEGER)),
+    fetch: async (room, afterSeq) => parseReplay(room, await pair.scripts.honeReplay(keys.seq(room), keys.buf(room), afterSeq, Number.MAX_SAFE_INTEGER)),
     onEnvelopes: (batch) => buffer.fan(batch),
     onNotice: (n) => rooms.notice(n),
   });
@@ -68,7 +68,7 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
     housekeeping = true;
     try {
       const deadAfter = clock() - upSince < NODE_DEAD_AFTER_MS ? Number.MAX_SAFE_INTEGER : NODE_DEAD_AFTER_MS;
-      const [anew, swept, occ, buffered] = (await pair.cmd.honeHousekeep(keys.prefix, nodeId, deadAfter, ttlMs, 0)).map(Number);
+      const [anew, swept, occ, buffered] = (await pair.scripts.honeHousekeep(keys.prefix, nodeId, deadAfter, ttlMs, 0)).map(Number);
       occupied = occ;
       buffer.setSize(buffered);
       if (swept > 0) log.info({ event: 'cluster.nodes.swept', count: swept }, 'cluster: removed the devices of silent relay nodes');
@@ -136,7 +136,7 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
       for (const l of limiters) l.close();
       rooms.close();
       // Leaving on purpose: this node's remaining devices leave now rather than after NODE_DEAD_AFTER_MS.
-      if (pair.up()) await pair.cmd.honeHousekeep(keys.prefix, nodeId, NODE_DEAD_AFTER_MS, ttlMs, 1).catch(() => {});
+      if (pair.up()) await pair.scripts.honeHousekeep(keys.prefix, nodeId, NODE_DEAD_AFTER_MS, ttlMs, 1).catch(() => {});
       await pair.close();
     },
   };

@@ -24,7 +24,7 @@ export function createClusterRateLimiter(deps: { pair: RedisPair; keys: Keyspace
       entry.unsent = 0;
     }
     if (batch.length === 0) return;
-    deps.pair.cmd.honeHits(...argv).then((totals) => {
+    deps.pair.scripts.honeHits(...argv).then((totals) => {
       batch.forEach(({ entry }, i) => {
         entry.total = Math.max(entry.total, Number(totals[i]) + entry.unsent);
       });

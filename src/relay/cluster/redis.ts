@@ -1,5 +1,6 @@
-// The cluster engine's two Redis connections (commands with auto-pipelining, and pub/sub) and its scripts.
+// The cluster engine's two Redis connections (commands, and pub/sub) and its Lua scripts run by EVALSHA.
 // Commands fail fast while Redis is down (no offline queue, no resend), so callers answer their clients at once.
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { ACCEPT, DELIVERED, ELECT, HITS, HOUSEKEEP, JOIN, LEAVE, REPLAY, STATE } from './scripts.ts';
@@ -7,7 +8,8 @@ import { ACCEPT, DELIVERED, ELECT, HITS, HOUSEKEEP, JOIN, LEAVE, REPLAY, STATE }
 type Arg = string | number;
 type Reply = Promise<unknown[]>;
 
-export interface ScriptedRedis extends Redis {
+/** The Lua scripts, each run with EVALSHA (EVAL once after Redis lost its script cache). */
+export interface Scripts {
   honeAccept(seqKey: string, bufKey: string, msgKey: string, bufRooms: string, buffered: string, ...argv: Arg[]): Reply;
   honeReplay(seqKey: string, bufKey: string, ...argv: Arg[]): Reply;
   honeJoin(...argv: Arg[]): Reply;
@@ -20,9 +22,10 @@ export interface ScriptedRedis extends Redis {
 }
 
 export interface RedisPair {
-  cmd: ScriptedRedis;
+  cmd: Redis;
+  scripts: Scripts;
   sub: Redis;
-  /** Both connections ready. */
+  /** Both connections ready and the scripts loaded. */
   up(): boolean;
   /** Called on every change of `up()`. */
   onChange(listener: (up: boolean) => void): void;
@@ -34,7 +37,9 @@ const OPTIONS: RedisOptions = {
   enableOfflineQueue: false,
   autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 0,
-  commandTimeout: 5000,
+  // One watchdog per connection (a Redis that stops answering is dropped and reconnected, failing what was pending)
+  // rather than a timer per command: per-command timers and promise chains lengthen every young-generation GC pause.
+  socketTimeout: 5000,
   connectTimeout: 2000,
   // Reconnect quickly and keep trying for as long as the relay runs.
   retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
@@ -42,33 +47,64 @@ const OPTIONS: RedisOptions = {
 };
 
 export function connectRedis(url: string): RedisPair {
-  const cmd = new Redis(url, { ...OPTIONS, enableAutoPipelining: true, connectionName: 'hone-relay' }) as ScriptedRedis;
-  const sub = new Redis(url, { ...OPTIONS, connectionName: 'hone-relay-sub' });
-  cmd.defineCommand('honeAccept', { numberOfKeys: 5, lua: ACCEPT });
-  cmd.defineCommand('honeReplay', { numberOfKeys: 2, lua: REPLAY });
-  cmd.defineCommand('honeJoin', { numberOfKeys: 0, lua: JOIN });
-  cmd.defineCommand('honeLeave', { numberOfKeys: 0, lua: LEAVE });
-  cmd.defineCommand('honeElect', { numberOfKeys: 0, lua: ELECT });
-  cmd.defineCommand('honeState', { numberOfKeys: 0, lua: STATE });
-  cmd.defineCommand('honeHousekeep', { numberOfKeys: 0, lua: HOUSEKEEP });
-  cmd.defineCommand('honeDelivered', { numberOfKeys: 0, lua: DELIVERED });
-  cmd.defineCommand('honeHits', { numberOfKeys: 0, lua: HITS });
-  // Errors surface through 'close' / failed commands; without listeners ioredis would log them.
-  cmd.on('error', () => {});
-  sub.on('error', () => {});
-
+  const cmd = new Redis(url, { ...OPTIONS, connectionName: 'hone-relay' });
   const listeners: Array<(up: boolean) => void> = [];
   let last = false;
+  const sub = new Redis(url, { ...OPTIONS, connectionName: 'hone-relay-sub' });
+  const all: Array<{ lua: string; sha: string }> = [];
+  /** Set once every script is loaded on the current command connection; false again when it drops. */
+  let loaded = false;
+  let loading = 0;
   const check = () => {
-    const now = cmd.status === 'ready' && sub.status === 'ready';
+    const now = loaded && cmd.status === 'ready' && sub.status === 'ready';
     if (now === last) return;
     last = now;
     for (const l of listeners) l(now);
   };
+  /**
+   * Loads the scripts before the connection counts as up, so no EVALSHA meets an empty script cache (a restarted
+   * Redis): an EVAL fallback would let later envelopes of a device overtake earlier ones.
+   */
+  const loadScripts = () => {
+    loaded = false;
+    const attempt = ++loading;
+    Promise.all(all.map((s) => cmd.script('LOAD', s.lua))).then(() => {
+      if (attempt !== loading || cmd.status !== 'ready') return;
+      loaded = true;
+      check();
+    }, () => {});
+    check();
+  };
+  const run = (lua: string, numberOfKeys: number) => {
+    const sha = createHash('sha1').update(lua).digest('hex');
+    all.push({ lua, sha });
+    return (...args: Arg[]): Promise<any> => cmd.evalsha(sha, numberOfKeys, ...args).catch((err: Error) => {
+      // The cache was flushed under us (SCRIPT FLUSH): refuse, and count as down until the scripts are back.
+      if (err.message.startsWith('NOSCRIPT') && loaded) loadScripts();
+      throw err;
+    });
+  };
+  const scripts: Scripts = {
+    honeAccept: run(ACCEPT, 5),
+    honeReplay: run(REPLAY, 2),
+    honeJoin: run(JOIN, 0),
+    honeLeave: run(LEAVE, 0),
+    honeElect: run(ELECT, 0),
+    honeState: run(STATE, 0),
+    honeHousekeep: run(HOUSEKEEP, 0),
+    honeDelivered: run(DELIVERED, 0),
+    honeHits: run(HITS, 0),
+  };
+  // Errors surface through 'close' / failed commands; without listeners ioredis would log them.
+  cmd.on('error', () => {});
+  sub.on('error', () => {});
+
+  cmd.on('ready', loadScripts);
   for (const c of [cmd, sub]) for (const ev of ['ready', 'close', 'end', 'reconnecting']) c.on(ev, check);
+  for (const ev of ['close', 'end', 'reconnecting']) cmd.on(ev, () => { loaded = false; loading++; check(); });
 
   return {
-    cmd, sub,
+    cmd, sub, scripts,
     up: () => last,
     onChange(listener) {
       listeners.push(listener);

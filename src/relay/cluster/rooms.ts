@@ -65,7 +65,7 @@ export function createClusterRooms(deps: {
   }
 
   function leaveRemote(room: string, device: string, token: string): void {
-    track(pair.cmd.honeLeave(P, room, device, nodeId, token, keys.channel(room))).catch(() => {
+    track(pair.scripts.honeLeave(P, room, device, nodeId, token, keys.channel(room))).catch(() => {
       failedLeaves.push([room, device, token]);
     });
   }
@@ -76,7 +76,7 @@ export function createClusterRooms(deps: {
     lr.elect = setTimeout(() => {
       lr.elect = null;
       if (local.get(room) !== lr) return;
-      pair.cmd.honeElect(P, room, ttlMs, keys.channel(room)).then((wait) => {
+      pair.scripts.honeElect(P, room, ttlMs, keys.channel(room)).then((wait) => {
         if (Number(wait) > 0 && local.get(room) === lr) armElection(room, lr, Number(wait) + 50);
       }, () => {
         if (local.get(room) === lr) armElection(room, lr, 1000);
@@ -108,7 +108,7 @@ export function createClusterRooms(deps: {
       let reply: unknown[];
       try {
         await lr.slot.ready;
-        reply = await track(pair.cmd.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0));
+        reply = await track(pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0));
       } catch (err) {
         if (lr.tokens.get(device) === token) {
           lr.tokens.delete(device);
@@ -179,10 +179,10 @@ export function createClusterRooms(deps: {
         try {
           if (restore) {
             for (const [device, token] of [...lr.tokens]) {
-              await pair.cmd.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 1);
+              await pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 1);
             }
           }
-          const reply = await pair.cmd.honeState(P, room);
+          const reply = await pair.scripts.honeState(P, room);
           if (local.get(room) !== lr || !lr.known) continue;
           const before = lr.host;
           adopt(room, lr, reply);
