@@ -8,7 +8,7 @@ import { ACCEPT, DELIVERED, ELECT, HITS, HOUSEKEEP, JOIN, LEAVE, REPLAY, STATE }
 type Arg = string | number;
 type Reply = Promise<unknown[]>;
 
-/** The Lua scripts, each run with EVALSHA (EVAL once after Redis lost its script cache). */
+/** The Lua scripts, each run with EVALSHA (loaded with SCRIPT LOAD whenever the command connection opens). */
 export interface Scripts {
   honeAccept(seqKey: string, bufKey: string, msgKey: string, bufRooms: string, buffered: string, ...argv: Arg[]): Reply;
   honeReplay(seqKey: string, bufKey: string, ...argv: Arg[]): Reply;
@@ -51,7 +51,7 @@ export function connectRedis(url: string): RedisPair {
   const listeners: Array<(up: boolean) => void> = [];
   let last = false;
   const sub = new Redis(url, { ...OPTIONS, connectionName: 'hone-relay-sub' });
-  const all: Array<{ lua: string; sha: string }> = [];
+  const all: string[] = [];
   /** Set once every script is loaded on the current command connection; false again when it drops. */
   let loaded = false;
   let loading = 0;
@@ -68,16 +68,21 @@ export function connectRedis(url: string): RedisPair {
   const loadScripts = () => {
     loaded = false;
     const attempt = ++loading;
-    Promise.all(all.map((s) => cmd.script('LOAD', s.lua))).then(() => {
+    Promise.all(all.map((lua) => cmd.script('LOAD', lua))).then(() => {
       if (attempt !== loading || cmd.status !== 'ready') return;
       loaded = true;
       check();
-    }, () => {});
+    }, () => {
+      // Refused without the connection dropping (which would load them again on 'ready'): try again shortly.
+      setTimeout(() => {
+        if (attempt === loading && cmd.status === 'ready') loadScripts();
+      }, 1000).unref();
+    });
     check();
   };
   const run = (lua: string, numberOfKeys: number) => {
     const sha = createHash('sha1').update(lua).digest('hex');
-    all.push({ lua, sha });
+    all.push(lua);
     return (...args: Arg[]): Promise<any> => cmd.evalsha(sha, numberOfKeys, ...args).catch((err: Error) => {
       // The cache was flushed under us (SCRIPT FLUSH): refuse, and count as down until the scripts are back.
       if (err.message.startsWith('NOSCRIPT') && loaded) loadScripts();
