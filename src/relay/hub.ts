@@ -96,13 +96,18 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     corked.push({ uncork: () => { conn.corked = false; socket.uncork(); } });
   }
 
-  /** Ends a batch: every socket corked during it writes its frames now. */
-  function uncorkAll(): void {
+  /**
+   * Runs `deliveries` (which answers how many frames it sent) as one batch: every socket `deliver` corked during it
+   * writes its frames at the end. Every `deliver` happens inside one, or its socket would stay corked.
+   */
+  function inBatch(deliveries: () => number): void {
+    const sent = deliveries();
     for (const c of corked) c.uncork();
     corked.length = 0;
+    if (sent > 0) metrics.routed.inc(sent);
   }
 
-  /** Sends (or holds during catch-up) one envelope; answers 1 when sent, for the routed counter. */
+  /** Sends (or holds during catch-up) one envelope, inside `inBatch`; answers 1 when sent, for the routed counter. */
   function deliver(conn: Conn, e: RoutedEnvelope, bytes: Buffer): number {
     if (conn.held !== null) {
       conn.held.push(e);
@@ -131,7 +136,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     setTimeout(() => conn.ws.terminate(), 2000).unref();
   }
 
-  engine.buffer.onDurable((batch) => {
+  engine.buffer.onDurable((batch) => inBatch(() => {
     const now = clock();
     let sent = 0;
     metrics.accepted.inc(batch.length);
@@ -148,9 +153,8 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
         if (conn) sent += deliver(conn, e, bytes);
       }
     }
-    uncorkAll();
-    if (sent > 0) metrics.routed.inc(sent);
-  });
+    return sent;
+  }));
 
   engine.rooms.onEvent((event: RoomEvent) => {
     const members = rooms.get(event.room);
@@ -185,11 +189,11 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     release(conn, afterSeq) {
       const held = conn.held ?? [];
       conn.held = null;
-      let sent = 0;
-      for (const e of held) if (e.seq > afterSeq) sent += deliver(conn, e, Buffer.from(e.text));
-      // Released outside a fan-out batch: nothing else would uncork the socket until the room's next envelope.
-      uncorkAll();
-      if (sent > 0) metrics.routed.inc(sent);
+      inBatch(() => {
+        let sent = 0;
+        for (const e of held) if (e.seq > afterSeq) sent += deliver(conn, e, Buffer.from(e.text));
+        return sent;
+      });
     },
     syncDelivered() {
       for (const conn of all) noteDelivered(conn);

@@ -29,12 +29,11 @@ export function createReadCache(sqlite: SqliteHandle): ReadCache {
 export function checkCache(c: ReadCache): boolean {
   if (c.sqlite.raw.isTransaction) return false;
   const version = (c.dataVersion.get() as unknown as [number])[0];
-  if (version !== c.version || c.sqlite.writes !== c.writes) {
+  if (version !== c.version) {
     c.entries.clear();
     c.version = version;
-    c.writes = c.sqlite.writes;
   }
-  return true;
+  return checkOwnWrites(c);
 }
 
 /**
