@@ -167,7 +167,7 @@ function client(url: string, room: string, device: string, tok: string): Promise
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (a: Float64Array, p: number) => (a.length === 0 ? NaN : a[Math.min(a.length - 1, Math.floor(p * a.length))]);
 
-interface Step { offered: number; sent: number; delivered: number; delivery: number; p50: number; p99: number; relayCpu: number; redisCpu: number; genCpu: number; pass: boolean }
+interface Step { offered: number; sent: number; delivered: number; delivery: number; p50: number; p95: number; p99: number; relayCpu: number; redisCpu: number; genCpu: number; pass: boolean }
 
 /** Per 100 ms of send time: deliveries, max latency and those over the step's p99; shows whether stalls are periodic. */
 function printTimeline(t0: number, p99: number): void {
@@ -245,7 +245,7 @@ async function step(clients: Client[], offered: number, pids: number[], rpid: nu
     last = receivedTotal;
   }
   return {
-    offered, sent: measured / r.secs, delivered: r.recv / r.secs, delivery, p50: pct(lat, 0.5), p99,
+    offered, sent: measured / r.secs, delivered: r.recv / r.secs, delivery, p50: pct(lat, 0.5), p95: pct(lat, 0.95), p99,
     relayCpu: r.cpu / r.secs, redisCpu: r.rcpu / r.secs, genCpu: r.gcpu / r.secs, pass: delivery >= DELIVERY_MIN && p99 < P99_LIMIT_MS,
   };
 }
@@ -283,7 +283,7 @@ async function runSetup(s: Setup): Promise<Step[]> {
         if (again.pass || again.p99 < st.p99) st = again;
       }
       steps.push(st);
-      console.log(`  ${s.name}: offered ${offered}/s → delivered ${Math.round(st.delivered)}/s (${(st.delivery * 100).toFixed(1)}%), p50 ${st.p50.toFixed(2)} ms, p99 ${st.p99.toFixed(2)} ms, relay CPU ${(st.relayCpu * 100).toFixed(0)}%, redis CPU ${(st.redisCpu * 100).toFixed(0)}%, load generator CPU ${(st.genCpu * 100).toFixed(0)}% ${st.pass ? '' : 'FAIL'}`);
+      console.log(`  ${s.name}: offered ${offered}/s → delivered ${Math.round(st.delivered)}/s (${(st.delivery * 100).toFixed(1)}%), p50 ${st.p50.toFixed(2)} ms, p95 ${st.p95.toFixed(2)} ms, p99 ${st.p99.toFixed(2)} ms, relay CPU ${(st.relayCpu * 100).toFixed(0)}%, redis CPU ${(st.redisCpu * 100).toFixed(0)}%, load generator CPU ${(st.genCpu * 100).toFixed(0)}% ${st.pass ? '' : 'FAIL'}`);
       if (!st.pass) break;
     }
   } finally {
@@ -317,13 +317,16 @@ async function main(): Promise<void> {
   lines.push(`- Machine: ${os.availableParallelism()} CPUs, ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${os.platform()} ${os.release()}; Node ${process.version}; ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.split(' ').slice(0, 3).join(' ')} on the same host (no persistence configured by the bench)`);
   lines.push(`- Workload (the relay benchmark's): ${ROOMS} rooms × ${PER_ROOM} devices, every device sends ${PAYLOAD_CHARS}-character broadcasts round-robin at the offered rate, so each broadcast is delivered to ${PEERS} peers; device *d* of room *r* connects to node (r + d) mod N, so with 2 or 3 nodes every room spans nodes and most deliveries cross Redis.`);
   lines.push(`- Steps: ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s measured (${COMPARE_MS / 1000} s at ${fmt(COMPARE_AT)}/s, the rate compared across setups); a step passes with ≥ ${DELIVERY_MIN * 100}% delivered and p99 < ${P99_LIMIT_MS} ms (a failing step is run once more, the better run kept); the ladder stops at the first failing step. Latency = send → receive at the load generator. All processes (nodes, Redis, load generator) share the machine, the same way for every setup; nothing is pinned.`, '');
-  lines.push('| Setup | highest passing step (broadcasts/s) | delivered msg/s there | p99 there | p50 / p99 at ' + fmt(COMPARE_AT) + '/s | p99 vs single relay | relay CPU / Redis CPU at ' + fmt(COMPARE_AT) + '/s |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|');
+  lines.push('| Setup | highest passing step (broadcasts/s) | delivered msg/s there | p99 there | p50 / p95 / p99 at ' + fmt(COMPARE_AT) + '/s | p99 vs single relay | p95 vs single relay | p99 vs cluster, 1 node | relay CPU / Redis CPU at ' + fmt(COMPARE_AT) + '/s |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const oneNode = results.find((r) => r.setup.cluster && r.setup.nodes === 1);
+  const one = oneNode && at(oneNode.steps);
+  const times = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}×` : '–');
   for (const { setup, steps } of results) {
     const b = best(steps);
     const c = at(steps);
-    const ratio = c && single ? `${(c.p99 / single.p99).toFixed(2)}×` : '–';
-    lines.push(`| ${setup.name} | ${b ? fmt(b.offered) : 'none'} | ${b ? fmt(b.delivered) : '–'} | ${b ? ms(b.p99) + ' ms' : '–'} | ${c ? `${ms(c.p50)} / ${ms(c.p99)} ms` : '–'} | ${ratio} | ${c ? `${(c.relayCpu * 100).toFixed(0)}% / ${(c.redisCpu * 100).toFixed(0)}%` : '–'} |`);
+    const vsOne = setup.cluster ? times(c?.p99, one?.p99) : '–';
+    lines.push(`| ${setup.name} | ${b ? fmt(b.offered) : 'none'} | ${b ? fmt(b.delivered) : '–'} | ${b ? ms(b.p99) + ' ms' : '–'} | ${c ? `${ms(c.p50)} / ${ms(c.p95)} / ${ms(c.p99)} ms` : '–'} | ${times(c?.p99, single?.p99)} | ${times(c?.p95, single?.p95)} | ${vsOne} | ${c ? `${(c.relayCpu * 100).toFixed(0)}% / ${(c.redisCpu * 100).toFixed(0)}%` : '–'} |`);
   }
   lines.push('', 'Every step:', '', '| Setup | offered/s | delivered msg/s | delivered | p50 ms | p99 ms | relay CPU (all nodes) | Redis CPU | load generator CPU |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const { setup, steps } of results) {

@@ -12,6 +12,7 @@ import type { WebSocket } from 'ws';
 import { configWith } from '../src/common/config.ts';
 import { relayConfigSchema } from '../src/relay/config.ts';
 import type { RelayConfig } from '../src/relay/config.ts';
+import { tuneGarbageCollector } from '../src/relay/gc-tuning.ts';
 import { buildRelay } from '../src/relay/server.ts';
 
 export type ServerKind = 'relay' | 'bare' | 'socketio';
@@ -105,6 +106,8 @@ async function startSocketIo(): Promise<RelayServerInfo> {
 
 /** hone-relay with its SQLite buffer in a fresh temporary folder; limits raised so that only capacity limits the load. */
 async function startRelay(): Promise<RelayServerInfo> {
+  // As src/relay/app.ts does for the relay process.
+  tuneGarbageCollector();
   const dir = mkdtempSync(join(tmpdir(), 'hone-bench-relay-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const config = configWith(relayConfigSchema, {

@@ -6,6 +6,7 @@ import { loadConfig } from '../common/config.ts';
 import { VERSION } from '../common/version.ts';
 import { redactRedisUrl } from './cluster/engine.ts';
 import { checkRelayConfig, isInsecureDev, relayConfigSchema } from './config.ts';
+import { tuneGarbageCollector } from './gc-tuning.ts';
 import { buildRelay } from './server.ts';
 
 const HELP = `hone-relay ${VERSION} — the WebSocket relay of Hone Sync
@@ -17,6 +18,7 @@ usage:
 Every config key can be set as HONE_<KEY> (auth.secret → HONE_AUTH_SECRET). See relay.conf.example.`;
 
 async function main(): Promise<void> {
+  tuneGarbageCollector();
   const args = parseCommonArgs(process.argv.slice(2));
   if (args.help) return void console.log(HELP);
   if (args.version) return void console.log(VERSION);
