@@ -75,17 +75,20 @@ export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fan
       if (!pair.up()) return done(new Error('Redis is unreachable'), 0, false);
       accepting++;
       const msgKey = e.msgId === null ? keys.seq(e.room) : keys.msg(e.room, e.from, e.msgId);
-      pair.scripts.honeAccept(keys.seq(e.room), keys.buf(e.room), msgKey, keys.bufRooms, keys.buffered,
-        e.room, e.from, e.to, e.head, e.tail, ttlMs, keys.channel(e.room), e.msgId === null ? 0 : 1, e.receivedAt)
-        .then((r) => {
+      const args = [keys.seq(e.room), keys.buf(e.room), msgKey, keys.bufRooms, keys.buffered,
+        e.room, e.from, e.to, e.head, e.tail, ttlMs, keys.channel(e.room), e.msgId === null ? 0 : 1, e.receivedAt];
+      pair.scripts.honeAccept(args, (err, reply) => {
+        try {
+          if (err) return done(err, 0, false);
+          const r = reply as unknown[];
           const seq = Number(r[0]);
           if (accepted.size > 10_000) accepted.clear();
           if (seq > (accepted.get(e.room) ?? 0)) accepted.set(e.room, seq);
           done(null, seq, Number(r[1]) === 1);
-        }, (err: Error) => done(err, 0, false))
-        .finally(() => {
+        } finally {
           if (--accepting === 0) for (const w of idle.splice(0)) w();
-        });
+        }
+      });
     },
     onDurable(listener) {
       listeners.push(listener);

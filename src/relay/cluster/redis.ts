@@ -3,14 +3,16 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
+import { evalshaWithCallback } from './callback-command.ts';
+import type { Arg, ReplyCallback } from './callback-command.ts';
 import { ACCEPT, DELIVERED, ELECT, HITS, HOUSEKEEP, JOIN, LEAVE, REPLAY, STATE } from './scripts.ts';
 
-type Arg = string | number;
 type Reply = Promise<unknown[]>;
 
 /** The Lua scripts, each run with EVALSHA (loaded with SCRIPT LOAD whenever the command connection opens). */
 export interface Scripts {
-  honeAccept(seqKey: string, bufKey: string, msgKey: string, bufRooms: string, buffered: string, ...argv: Arg[]): Reply;
+  /** Run once per envelope, so it answers through a callback: see callback-command.ts. Keys first, as in ACCEPT. */
+  honeAccept(args: Arg[], done: ReplyCallback): void;
   honeReplay(seqKey: string, bufKey: string, ...argv: Arg[]): Reply;
   honeJoin(...argv: Arg[]): Reply;
   honeLeave(...argv: Arg[]): Promise<number>;
@@ -80,17 +82,24 @@ export function connectRedis(url: string): RedisPair {
     });
     check();
   };
-  const run = (lua: string, numberOfKeys: number) => {
-    const sha = createHash('sha1').update(lua).digest('hex');
+  /** The cache was flushed under us (SCRIPT FLUSH): the call is refused, and Redis counts as down until the scripts are back. */
+  const onScriptError = (err: Error) => {
+    if (err.message.startsWith('NOSCRIPT') && loaded) loadScripts();
+  };
+  const sha1 = (lua: string) => {
     all.push(lua);
+    return createHash('sha1').update(lua).digest('hex');
+  };
+  const run = (lua: string, numberOfKeys: number) => {
+    const sha = sha1(lua);
     return (...args: Arg[]): Promise<any> => cmd.evalsha(sha, numberOfKeys, ...args).catch((err: Error) => {
-      // The cache was flushed under us (SCRIPT FLUSH): refuse, and count as down until the scripts are back.
-      if (err.message.startsWith('NOSCRIPT') && loaded) loadScripts();
+      onScriptError(err);
       throw err;
     });
   };
+  const acceptSha = sha1(ACCEPT);
   const scripts: Scripts = {
-    honeAccept: run(ACCEPT, 5),
+    honeAccept: (args, done) => evalshaWithCallback(cmd, acceptSha, 5, args, done, onScriptError),
     honeReplay: run(REPLAY, 2),
     honeJoin: run(JOIN, 0),
     honeLeave: run(LEAVE, 0),
