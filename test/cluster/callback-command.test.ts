@@ -2,7 +2,9 @@
 // that is down, and hostile arguments each reach the callback exactly once; it also pins the ioredis internals it replaces.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { Command, Redis } from 'ioredis';
 import { evalshaWithCallback } from '../../src/relay/cluster/callback-command.ts';
 import type { Arg } from '../../src/relay/cluster/callback-command.ts';
@@ -84,6 +86,35 @@ describe('relay cluster: EVALSHA answered through a callback', () => {
     conn2.disconnect();
     await Promise.all(runs.map((r) => r.done));
     for (const r of runs) assert.equal(r.calls.length, 1);
+  });
+
+  test('a callback that throws does not keep the other commands from their answers, and surfaces as an uncaught exception', () => {
+    // In a child process, which records the uncaught exceptions. Replies (ioredis guards those), then the commands
+    // failed together when the connection closes (one loop in ioredis, guarded by callback-command.ts).
+    const module = fileURLToPath(new URL('../../src/relay/cluster/callback-command.ts', import.meta.url));
+    const code = `
+      import { Redis } from 'ioredis';
+      import { evalshaWithCallback } from ${JSON.stringify(module)};
+      const conn = new Redis(${JSON.stringify(SHARED_REDIS)}, { enableOfflineQueue: false, lazyConnect: true, retryStrategy: () => null });
+      await conn.connect();
+      const sha = await conn.script('LOAD', ${JSON.stringify(ECHO)});
+      process.on('uncaughtException', (err) => console.log('uncaught:' + err.message));
+      const answered = [];
+      const send = (i, last) => evalshaWithCallback(conn, sha, 1, ['k', 'm' + i, i], (err, reply) => {
+        answered.push(err ? 'error' : reply[1] + '=' + reply[3]);
+        if (i % 10 === 3) throw new Error('callback bug ' + i);
+        if (i === last) console.log('answered:' + answered.splice(0).join(','));
+      });
+      for (let i = 0; i < 10; i++) send(i, 9);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (let i = 10; i < 20; i++) send(i, 19);
+      conn.stream.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+    const lines = r.stdout.split('\n');
+    assert.deepEqual(lines.filter((l) => l.startsWith('uncaught:')), ['uncaught:callback bug 3', 'uncaught:callback bug 13'], r.stdout + r.stderr);
+    const answered = lines.filter((l) => l.startsWith('answered:')).map((l) => l.slice(9).split(','));
+    assert.deepEqual(answered, [Array.from({ length: 10 }, (_, i) => `m${i}=${2 * i}`), Array(10).fill('error')]);
   });
 
   test('the ioredis internals it replaces are still there (a rename would silently bring the promise back)', () => {

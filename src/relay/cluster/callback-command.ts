@@ -31,14 +31,29 @@ function settle(this: CallbackCommand, reply: unknown): void {
   }
   this.isResolved = true;
   this.isSettled = true;
-  this.done(null, value);
+  answer(this, null, value);
 }
 
 function fail(this: CallbackCommand, err: Error): void {
   if (this.isSettled) return;
   this.isSettled = true;
   this.onError?.(err);
-  this.done(err, undefined);
+  answer(this, err, undefined);
+}
+
+/**
+ * A callback that throws must not stop ioredis half-way: ioredis guards the replies it parses, but when a connection
+ * closes it fails every pending command in one loop, and a throw there would leave the rest unanswered. So the error
+ * is thrown again once ioredis is done, as an exception in a promise handler would be (and it ends the process).
+ */
+function answer(command: CallbackCommand, err: Error | null, value: unknown): void {
+  try {
+    command.done(err, value);
+  } catch (thrown) {
+    queueMicrotask(() => {
+      throw thrown;
+    });
+  }
 }
 
 /** Resolved once and shared: what `sendCommand` returns for these commands (the answer goes to the callback). */
