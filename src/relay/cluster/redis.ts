@@ -86,18 +86,19 @@ export function connectRedis(url: string): RedisPair {
   const onScriptError = (err: Error) => {
     if (err.message.startsWith('NOSCRIPT') && loaded) loadScripts();
   };
-  const sha1 = (lua: string) => {
+  /** Adds the script to those loaded on every (re)connection; answers its SHA1 for EVALSHA. */
+  const register = (lua: string) => {
     all.push(lua);
     return createHash('sha1').update(lua).digest('hex');
   };
   const run = (lua: string, numberOfKeys: number) => {
-    const sha = sha1(lua);
+    const sha = register(lua);
     return (...args: Arg[]): Promise<any> => cmd.evalsha(sha, numberOfKeys, ...args).catch((err: Error) => {
       onScriptError(err);
       throw err;
     });
   };
-  const acceptSha = sha1(ACCEPT);
+  const acceptSha = register(ACCEPT);
   const scripts: Scripts = {
     honeAccept: (args, done) => evalshaWithCallback(cmd, acceptSha, 5, args, done, onScriptError),
     honeReplay: run(REPLAY, 2),
