@@ -2,13 +2,12 @@
 // that is down, and hostile arguments each reach the callback exactly once; it also pins the ioredis internals it replaces.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Command, Redis } from 'ioredis';
 import { evalshaWithCallback } from '../../src/relay/cluster/callback-command.ts';
 import type { Arg } from '../../src/relay/cluster/callback-command.ts';
 import { SHARED_REDIS } from '../helpers/cluster.ts';
+import { runSnippet, srcModule } from '../helpers/process.ts';
 
 const ECHO = "return {KEYS[1], ARGV[1], #ARGV, tonumber(ARGV[2]) * 2}";
 const FAIL = "return redis.error_reply('HONE_TEST refused')";
@@ -91,7 +90,7 @@ describe('relay cluster: EVALSHA answered through a callback', () => {
   test('a callback that throws does not keep the other commands from their answers, and surfaces as an uncaught exception', () => {
     // In a child process, which records the uncaught exceptions. Replies (ioredis guards those), then the commands
     // failed together when the connection closes (one loop in ioredis, guarded by callback-command.ts).
-    const module = fileURLToPath(new URL('../../src/relay/cluster/callback-command.ts', import.meta.url));
+    const module = srcModule('relay/cluster/callback-command.ts');
     const code = `
       import { Redis } from 'ioredis';
       import { evalshaWithCallback } from ${JSON.stringify(module)};
@@ -110,7 +109,7 @@ describe('relay cluster: EVALSHA answered through a callback', () => {
       for (let i = 10; i < 20; i++) send(i, 19);
       conn.stream.destroy();
       await new Promise((resolve) => setTimeout(resolve, 200));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+    const r = runSnippet(code);
     const lines = r.stdout.split('\n');
     assert.deepEqual(lines.filter((l) => l.startsWith('uncaught:')), ['uncaught:callback bug 3', 'uncaught:callback bug 13'], r.stdout + r.stderr);
     const answered = lines.filter((l) => l.startsWith('answered:')).map((l) => l.slice(9).split(','));

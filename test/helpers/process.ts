@@ -1,6 +1,9 @@
 // Runs a program's real entry point as a child process, as an operator would: clean HONE_* environment, a
-// working directory of the test's choosing, captured output, a kill after a timeout; plus a free-port finder.
-import { spawn } from 'node:child_process';
+// working directory of the test's choosing, captured output, a kill after a timeout; plus a free-port finder and
+// a runner for ES-module snippets that import the project's own modules.
+import { spawn, spawnSync } from 'node:child_process';
+import type { SpawnSyncReturns } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -54,4 +57,14 @@ export function oneLine(r: Run): string {
   assert.ok(!text.includes('\n'), `one line, got:\n${r.stderr}`);
   assert.ok(!/\bat .*\.ts:\d+/.test(text), 'no stack trace');
   return text;
+}
+
+/** Absolute path of a module under src/ (for `import` in a snippet run by `runSnippet`). */
+export function srcModule(path: string): string {
+  return fileURLToPath(new URL(`../../src/${path}`, import.meta.url));
+}
+
+/** Runs `code` as an ES module in a child Node (this runtime, so .ts imports work); killed after `timeoutMs`. */
+export function runSnippet(code: string, timeoutMs = 20_000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: timeoutMs });
 }

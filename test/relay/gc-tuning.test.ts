@@ -2,13 +2,11 @@
 // so a renamed flag would silently stop applying).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { RELAY_V8_FLAGS } from '../../src/relay/gc-tuning.ts';
+import { runSnippet, srcModule } from '../helpers/process.ts';
 
 test('the relay V8 flags are recognised by this runtime', () => {
-  const module = fileURLToPath(new URL('../../src/relay/gc-tuning.ts', import.meta.url));
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { tuneGarbageCollector } from ${JSON.stringify(module)}; tuneGarbageCollector(); console.log('applied');`], { encoding: 'utf8' });
+  const r = runSnippet(`import { tuneGarbageCollector } from ${JSON.stringify(srcModule('relay/gc-tuning.ts'))}; tuneGarbageCollector(); console.log('applied');`);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /applied/);
   assert.doesNotMatch(r.stdout + r.stderr, /unrecognized flag/i);
