@@ -28,9 +28,12 @@ const MEASURE_MS = 3000;
  * The comparison at COMPARE_AT runs apart from the ladders, in rounds that each start every setup afresh in turn
  * (single, 1, 2, 3 nodes; then again): a neighbour's burst on a shared machine then falls on one round of every setup
  * rather than on one setup's only sample. Each round is measured 10 s (60,000 deliveries; 3 s hang on one or two
- * stalls) after 3 s of warm-up; the median of the rounds is compared.
+ * stalls) after 40 s of warm-up; the median of the rounds is compared. The warm-up is that long because V8 goes on
+ * optimizing and deoptimizing a fresh relay's code for ~35 s at this rate (`--trace-opt --trace-deopt`: 5–25 events
+ * per 2 s per node until then, the nodes of a cluster at the same moments, none after), and each compile holds a CPU
+ * for a few milliseconds; a relay in service has long finished.
  */
-const COMPARE_WARMUP_MS = 3000;
+const COMPARE_WARMUP_MS = 40_000;
 const COMPARE_MS = 10_000;
 const DRAIN_MS = 3000;
 const DELIVERY_MIN = 0.99;
