@@ -29,9 +29,9 @@ const MEASURE_MS = 3000;
  * (single, 1, 2, 3 nodes; then again): a neighbour's burst on a shared machine then falls on one round of every setup
  * rather than on one setup's only sample. Each round is measured 10 s (60,000 deliveries; 3 s hang on one or two
  * stalls) after 40 s of warm-up; the median of the rounds is compared. The warm-up is that long because V8 goes on
- * optimizing and deoptimizing a fresh relay's code for ~35 s at this rate (`--trace-opt --trace-deopt`: 5–25 events
- * per 2 s per node until then, the nodes of a cluster at the same moments, none after), and each compile holds a CPU
- * for a few milliseconds; a relay in service has long finished.
+ * optimizing and deoptimizing a fresh relay's code for ~35 s at this rate (`--trace-opt --trace-deopt`: bursts of
+ * 20–25 events per 2 s per node until ~31 s, the nodes of a cluster at the same moments; 1 in the 10 s measured after
+ * 40 s), on helper threads that then hold a CPU for 3–4 ms (perf sched); a relay in service has long finished.
  */
 const COMPARE_WARMUP_MS = 40_000;
 const COMPARE_MS = 10_000;
