@@ -22,7 +22,7 @@ const { start, run } = programRunner(APP, () => dir);
 
 const dbEnv = (name: string) => ({ HONE_SQLITE_PATH: join(dir, name, 'auth.db'), HONE_AUTH_SECRET: SECRET });
 
-describe('hone-auth command line', { concurrency: true }, () => {
+describe('hone-auth command line', { concurrency: 3 }, () => {
   test('--version prints the package version', async () => {
     const r = await run(['--version']);
     assert.equal(r.code, 0);
