@@ -2,8 +2,19 @@
 // Answers whether a hit is allowed and, if not, how many seconds until it will be.
 import type { Clock } from './clock.ts';
 
+export interface Verdict {
+  allowed: boolean;
+  /** Seconds until a hit will be allowed again (0 when allowed). */
+  retryAfter: number;
+}
+
 export interface RateLimiter {
-  hit(key: string): { allowed: boolean; retryAfter: number };
+  hit(key: string): Verdict;
+}
+
+/** A limiter that counts somewhere shared (the relay cluster's Redis) before it answers. */
+export interface AsyncRateLimiter {
+  hit(key: string): Promise<Verdict>;
 }
 
 export function createRateLimiter(opts: { limit: number; windowMs: number; clock: Clock; maxKeys?: number }): RateLimiter {

@@ -7,7 +7,7 @@ import type { TokenKeys } from '../common/token.ts';
 import { verifyToken } from '../common/token.ts';
 import type { RelayConfig } from './config.ts';
 import type { RelayEngine } from './engine.ts';
-import { JoinRefused } from './engine.ts';
+import { JoinRefused, REVOKED_MESSAGE } from './engine.ts';
 import type { EnvelopeFrame, JoinFrame } from './frames.ts';
 import { classify, out, renderEnvelope } from './frames.ts';
 import type { Conn, Hub } from './hub.ts';
@@ -156,7 +156,7 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
   }
   const claims = checkToken(frame, deps);
   if (claims === 'INVALID_TOKEN') return refuse(conn, deps, 'INVALID_TOKEN', 'The device token is missing or not valid; sign in again.', POLICY);
-  if (claims === 'TOKEN_REVOKED') return refuse(conn, deps, 'TOKEN_REVOKED', 'This device was removed from the account; sign in again.', POLICY);
+  if (claims === 'TOKEN_REVOKED') return refuse(conn, deps, 'TOKEN_REVOKED', REVOKED_MESSAGE, POLICY);
   if (claims !== null && typeof claims === 'object') {
     const owner = roomOwnership(frame.room, claims.userId, deps.keys);
     if (owner === 'not-owner' || (owner === 'unregistered' && !config['rooms.allowUnregistered'])) {
@@ -185,7 +185,7 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
   conn.held = [];
   hub.add(conn);
   try {
-    const joined = await engine.rooms.join(frame.room, frame.device);
+    const joined = await engine.rooms.join(frame.room, frame.device, conn.userId === null ? undefined : `${conn.userId}:${conn.deviceId}`);
     // Closed while the engine answered: undo the membership the close could not yet remove.
     if ((conn.state as Conn['state']) === 'closed') return engine.rooms.leave(frame.room, frame.device);
     const seq = await engine.buffer.currentSeq(frame.room);
@@ -208,7 +208,7 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
     }
     hub.release(conn, upTo);
   } catch (err) {
-    if (err instanceof JoinRefused) return refuse(conn, deps, err.code, err.message, TRY_LATER);
+    if (err instanceof JoinRefused) return refuse(conn, deps, err.code, err.message, err.closeCode);
     deps.log.warn({ event: 'join.failed', err: (err as Error).message }, 'join failed');
     return refuse(conn, deps, 'BUFFER_UNAVAILABLE', 'The relay could not read its buffer; try again.', TRY_LATER);
   }

@@ -1,6 +1,6 @@
 // The engine interface: the room table, the sequence counter, the durable buffer and the revocation list.
 // Routing code (hub.ts, connection.ts) only talks to these; one relay uses SQLite + memory, a cluster Redis.
-import type { RateLimiter } from '../common/rate-limit.ts';
+import type { AsyncRateLimiter } from '../common/rate-limit.ts';
 
 /** An envelope the engine has made durable: what peers receive (`text`) and what catch-up needs to filter it. */
 export interface RoutedEnvelope {
@@ -60,17 +60,26 @@ export type RoomEvent =
   | { type: 'replaced'; room: string; device: string };
 
 /** Thrown by `RoomTable.join` to refuse a join with an error code of its own (closed 1013: try again later). */
+/** What a device whose token was revoked is told, whichever node or path refuses it. */
+export const REVOKED_MESSAGE = 'This device was removed from the account; sign in again.';
+
 export class JoinRefused extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  /** The close code after the error frame: 1013 (try again later) unless the refusal is final (1008). */
+  readonly closeCode: number;
+  constructor(code: string, message: string, closeCode = 1013) {
     super(message);
     this.code = code;
+    this.closeCode = closeCode;
   }
 }
 
 export interface RoomTable {
-  /** Adds a device label to a room (a label already there is a replacement: no presence event). */
-  join(room: string, device: string): JoinResult | Promise<JoinResult>;
+  /**
+   * Adds a device label to a room (a label already there is a replacement: no presence event). `who` is the token's
+   * `userId:deviceId` (absent in insecure development): a cluster refuses it there if any node has seen it revoked.
+   */
+  join(room: string, device: string, who?: string): JoinResult | Promise<JoinResult>;
   leave(room: string, device: string): void;
   /** The room's host label (possibly away, within the hand-over window), or null. */
   host(room: string): string | null;
@@ -93,6 +102,8 @@ export interface RevocationStore {
   /** Persists a page pulled from auth and the cursor after it. */
   add(revoked: Revocation[], cursor: string): void;
   count(): number;
+  /** Cluster: calls `listener` for each revocation learned from another node (not pulled by this one). */
+  onLearned?(listener: (userId: number, deviceId: number) => void): void;
 }
 
 /** What a cluster engine adds: its state for /health and /metrics, and cluster-wide connection counting. */
@@ -103,7 +114,7 @@ export interface ClusterInfo {
   /** Resolves when Redis is reachable (true) or after `timeoutMs` (false). */
   whenReady(timeoutMs: number): Promise<boolean>;
   /** Fixed-window counters shared by all nodes (connections per IP per minute). */
-  rateLimiter(opts: { limit: number; windowMs: number }): RateLimiter;
+  rateLimiter(opts: { limit: number; windowMs: number }): AsyncRateLimiter;
 }
 
 export interface RelayEngine {

@@ -3,6 +3,7 @@
 import type { WebSocket } from 'ws';
 import type { Clock } from '../common/clock.ts';
 import type { RelayEngine, RoomEvent, RoutedEnvelope } from './engine.ts';
+import { REVOKED_MESSAGE } from './engine.ts';
 import { out } from './frames.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { SlotMap } from './slot-map.ts';
@@ -202,7 +203,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
       let n = 0;
       for (const conn of all) {
         if (conn.userId === userId && conn.deviceId === deviceId && conn.ended === null) {
-          this.end(conn, 'TOKEN_REVOKED', 'This device was removed from the account; sign in again.', 1008);
+          this.end(conn, 'TOKEN_REVOKED', REVOKED_MESSAGE, 1008);
           n++;
         }
       }

@@ -123,14 +123,16 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
     throw err;
   }
 
+  const applyRevocation = (userId: number, deviceId: number, from: 'auth' | 'cluster') => {
+    const closed = hub.revoke(userId, deviceId);
+    if (from === 'auth' || closed > 0) log.info({ event: 'revocation.applied', userId, deviceId, closed, from }, 'device revoked');
+  };
+  engine.revocations.onLearned?.((userId, deviceId) => applyRevocation(userId, deviceId, 'cluster'));
   if (config['auth.url'] && config['auth.secret']) {
     puller = startRevocationPuller({
       authUrl: config['auth.url'], secret: config['auth.secret'], store: engine.revocations, fetch: deps.fetch ?? fetch,
       intervalMs: 1000, clock, log,
-      onRevoked: (r) => {
-        const closed = hub.revoke(r.userId, r.deviceId);
-        log.info({ event: 'revocation.applied', userId: r.userId, deviceId: r.deviceId, closed }, 'device revoked');
-      },
+      onRevoked: (r) => applyRevocation(r.userId, r.deviceId, 'auth'),
       onResult: (ok) => metrics.revocationPulls.labels(ok ? 'ok' : 'failed').inc(),
     });
   }

@@ -5,7 +5,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { errorBody } from '../common/http-errors.ts';
-import type { RateLimiter } from '../common/rate-limit.ts';
+import type { AsyncRateLimiter, RateLimiter, Verdict } from '../common/rate-limit.ts';
 import type { RelayConfig } from './config.ts';
 import type { ConnectionDeps } from './connection.ts';
 import { openConnection } from './connection.ts';
@@ -44,7 +44,7 @@ export interface WsPort {
   close(): void;
 }
 
-export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter }): WsPort {
+export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter | AsyncRateLimiter }): WsPort {
   const config: RelayConfig = deps.config;
   const { hub, metrics } = deps;
   const wss = new WebSocketServer({
@@ -68,21 +68,30 @@ export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter }): WsP
   let accepting = true;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    if (!accepting) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
+    if (!accepting) return stopping(socket);
     const ip = clientIp(req, config.trustProxy);
+    const verdict = deps.perIp.hit(ip);
+    // A cluster counts the connection in Redis first; the socket's bytes wait unread meanwhile.
+    if (verdict instanceof Promise) void verdict.then((v) => upgrade(req, socket, head, ip, v));
+    else upgrade(req, socket, head, ip, verdict);
+  });
+
+  function stopping(socket: Duplex): void {
+    socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  }
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string, verdict: Verdict): void {
+    if (!accepting) return stopping(socket);
     wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = openConnection(ws, ip, deps);
-      if (!deps.perIp.hit(ip).allowed) {
+      if (!verdict.allowed) {
         return hub.end(conn, 'TOO_MANY_CONNECTIONS', `More than ${config['limits.connections.perIpPerMinute']} connections a minute from your address; wait a minute.`, 1013);
       }
       if (hub.all.size > config['limits.connections']) {
         return hub.end(conn, 'RELAY_FULL', 'This relay has as many connections as it may take; try again later.', 1013);
       }
     });
-  });
+  }
 
   const heartbeatMs = config['ws.heartbeat.seconds'] * 1000;
   const joinTimeoutMs = config['join.timeout.seconds'] * 1000;

@@ -1,5 +1,6 @@
 // Revocations shared by the cluster: each node pulls from auth with its own cursor (so it closes its own revoked
-// connections) and adds what it learns to a Redis set that every node reads, so joins are refused cluster-wide.
+// connections) and adds what it learns to a Redis set that every node reads, so joins are refused cluster-wide and
+// a node that cannot reach auth still closes the revoked devices' connections it holds.
 import type { Revocation, RevocationStore } from '../engine.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace } from './wire.ts';
@@ -16,6 +17,7 @@ export function createClusterRevocations(deps: { pair: RedisPair; keys: Keyspace
   let started = false;
   let remoteCount = 0;
   let unsaved: { members: string[]; cursor: string } | null = null;
+  const listeners: Array<(userId: number, deviceId: number) => void> = [];
 
   function save(): void {
     if (unsaved === null) return;
@@ -50,7 +52,15 @@ export function createClusterRevocations(deps: { pair: RedisPair; keys: Keyspace
       const n = await pair.cmd.scard(keys.revoked);
       if (n === remoteCount) return;
       remoteCount = n;
-      for (const m of await pair.cmd.smembers(keys.revoked)) revoked.add(m);
+      for (const m of await pair.cmd.smembers(keys.revoked)) {
+        if (revoked.has(m)) continue;
+        revoked.add(m);
+        const [userId, deviceId] = m.split(':').map(Number);
+        if (Number.isSafeInteger(userId) && Number.isSafeInteger(deviceId)) for (const l of listeners) l(userId, deviceId);
+      }
+    },
+    onLearned(listener) {
+      listeners.push(listener);
     },
   };
 }

@@ -2,7 +2,7 @@
 // keeps a cache of the rooms it has devices in, updated from the room's notices in order, for the sync lookups.
 import { randomBytes } from 'node:crypto';
 import type { JoinResult, RoomEvent, RoomTable } from '../engine.ts';
-import { JoinRefused } from '../engine.ts';
+import { JoinRefused, REVOKED_MESSAGE } from '../engine.ts';
 import type { Fanout, SlotHandle } from './fanout.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace, Notice } from './wire.ts';
@@ -95,7 +95,7 @@ export function createClusterRooms(deps: {
   }
 
   return {
-    async join(room: string, device: string): Promise<JoinResult> {
+    async join(room: string, device: string, who?: string): Promise<JoinResult> {
       if (!pair.up()) throw new JoinRefused('CLUSTER_UNAVAILABLE', UNAVAILABLE);
       let lr = local.get(room);
       if (lr === undefined) {
@@ -108,7 +108,7 @@ export function createClusterRooms(deps: {
       let reply: unknown[];
       try {
         await lr.slot.ready;
-        reply = await track(pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0));
+        reply = await track(pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0, who ?? ''));
       } catch (err) {
         if (lr.tokens.get(device) === token) {
           lr.tokens.delete(device);
@@ -119,11 +119,12 @@ export function createClusterRooms(deps: {
         deps.log.warn({ event: 'cluster.join.failed', err: (err as Error).message }, 'cluster: join could not reach Redis');
         throw new JoinRefused('CLUSTER_UNAVAILABLE', UNAVAILABLE);
       }
-      if (reply[0] === 'FULL') {
+      if (reply[0] === 'FULL' || reply[0] === 'REVOKED') {
         if (lr.tokens.get(device) === token) {
           lr.tokens.delete(device);
           if (lr.tokens.size === 0) teardown(room, lr);
         }
+        if (reply[0] === 'REVOKED') throw new JoinRefused('TOKEN_REVOKED', REVOKED_MESSAGE, 1008);
         throw new JoinRefused('ROOM_FULL', `This room already has ${deps.devicesPerRoom} devices connected.`);
       }
       // The first join here fixes the cache and where the room's notices start; later ones are in the notices.
