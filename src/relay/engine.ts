@@ -102,8 +102,8 @@ export interface RevocationStore {
   /** Persists a page pulled from auth and the cursor after it. */
   add(revoked: Revocation[], cursor: string): void;
   count(): number;
-  /** Cluster: calls `listener` for each revocation learned from another node (not pulled by this one). */
-  onLearned?(listener: (userId: number, deviceId: number) => void): void;
+  /** Cluster: calls `listener` with the `userId:deviceId` of revocations learnt from other nodes, a batch at a time. */
+  onLearned?(listener: (learned: Set<string>) => void): void;
 }
 
 /** What a cluster engine adds: its state for /health and /metrics, and cluster-wide connection counting. */

@@ -51,7 +51,8 @@ export interface Hub {
   end(conn: Conn, errCode: string, message: string, closeCode: number): void;
   /** Delivers envelopes held during catch-up that the deltas frame did not already contain. */
   release(conn: Conn, afterSeq: number): void;
-  revoke(userId: number, deviceId: number): number;
+  /** Closes (TOKEN_REVOKED) the connections whose token's device `isRevoked`; answers them. */
+  revoke(isRevoked: (userId: number, deviceId: number) => boolean): Conn[];
   /** Tells the engine what each connection was delivered (catch-up without lastSeq starts there). */
   syncDelivered(): void;
 }
@@ -199,15 +200,13 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     syncDelivered() {
       for (const conn of all) noteDelivered(conn);
     },
-    revoke(userId, deviceId) {
-      let n = 0;
+    revoke(isRevoked) {
+      const closed: Conn[] = [];
       for (const conn of all) {
-        if (conn.userId === userId && conn.deviceId === deviceId && conn.ended === null) {
-          this.end(conn, 'TOKEN_REVOKED', REVOKED_MESSAGE, 1008);
-          n++;
-        }
+        if (conn.userId !== null && conn.deviceId !== null && conn.ended === null && isRevoked(conn.userId, conn.deviceId)) closed.push(conn);
       }
-      return n;
+      for (const conn of closed) this.end(conn, 'TOKEN_REVOKED', REVOKED_MESSAGE, 1008);
+      return closed;
     },
   };
 }

@@ -123,16 +123,20 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
     throw err;
   }
 
-  const applyRevocation = (userId: number, deviceId: number, from: 'auth' | 'cluster') => {
-    const closed = hub.revoke(userId, deviceId);
-    if (from === 'auth' || closed > 0) log.info({ event: 'revocation.applied', userId, deviceId, closed, from }, 'device revoked');
-  };
-  engine.revocations.onLearned?.((userId, deviceId) => applyRevocation(userId, deviceId, 'cluster'));
+  // Revocations close live connections: each one pulled from auth here, and (cluster) each batch another node learnt.
+  engine.revocations.onLearned?.((learned) => {
+    for (const c of hub.revoke((u, d) => learned.has(`${u}:${d}`))) {
+      log.info({ event: 'revocation.applied', userId: c.userId, deviceId: c.deviceId, closed: 1, from: 'cluster' }, 'device revoked');
+    }
+  });
   if (config['auth.url'] && config['auth.secret']) {
     puller = startRevocationPuller({
       authUrl: config['auth.url'], secret: config['auth.secret'], store: engine.revocations, fetch: deps.fetch ?? fetch,
       intervalMs: 1000, clock, log,
-      onRevoked: (r) => applyRevocation(r.userId, r.deviceId, 'auth'),
+      onRevoked: (r) => {
+        const closed = hub.revoke((u, d) => u === r.userId && d === r.deviceId).length;
+        log.info({ event: 'revocation.applied', userId: r.userId, deviceId: r.deviceId, closed, from: 'auth' }, 'device revoked');
+      },
       onResult: (ok) => metrics.revocationPulls.labels(ok ? 'ok' : 'failed').inc(),
     });
   }

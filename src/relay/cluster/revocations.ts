@@ -17,7 +17,7 @@ export function createClusterRevocations(deps: { pair: RedisPair; keys: Keyspace
   let started = false;
   let remoteCount = 0;
   let unsaved: { members: string[]; cursor: string } | null = null;
-  const listeners: Array<(userId: number, deviceId: number) => void> = [];
+  const listeners: Array<(learned: Set<string>) => void> = [];
 
   function save(): void {
     if (unsaved === null) return;
@@ -52,12 +52,13 @@ export function createClusterRevocations(deps: { pair: RedisPair; keys: Keyspace
       const n = await pair.cmd.scard(keys.revoked);
       if (n === remoteCount) return;
       remoteCount = n;
+      const learned = new Set<string>();
       for (const m of await pair.cmd.smembers(keys.revoked)) {
         if (revoked.has(m)) continue;
         revoked.add(m);
-        const [userId, deviceId] = m.split(':').map(Number);
-        if (Number.isSafeInteger(userId) && Number.isSafeInteger(deviceId)) for (const l of listeners) l(userId, deviceId);
+        learned.add(m);
       }
+      if (learned.size > 0) for (const l of listeners) l(learned);
     },
     onLearned(listener) {
       listeners.push(listener);
