@@ -59,10 +59,10 @@ export type RoomEvent =
   /** The label joined again on another relay node: this node's connection for it is closed (4001). */
   | { type: 'replaced'; room: string; device: string };
 
-/** Thrown by `RoomTable.join` to refuse a join with an error code of its own (closed 1013: try again later). */
 /** What a device whose token was revoked is told, whichever node or path refuses it. */
 export const REVOKED_MESSAGE = 'This device was removed from the account; sign in again.';
 
+/** Thrown by `RoomTable.join` to refuse a join with an error code of its own, then closed with `closeCode`. */
 export class JoinRefused extends Error {
   readonly code: string;
   /** The close code after the error frame: 1013 (try again later) unless the refusal is final (1008). */

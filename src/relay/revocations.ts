@@ -15,7 +15,8 @@ export interface PullerDeps {
   store: RevocationStore;
   fetch: typeof fetch;
   intervalMs: number;
-  onRevoked(r: Revocation): void;
+  /** A page of revocations just pulled (not empty). */
+  onRevoked(page: Revocation[]): void;
   onResult(ok: boolean): void;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
   clock: () => number;
@@ -48,7 +49,7 @@ export function startRevocationPuller(deps: PullerDeps): { state: PullerState; s
     }
     const revoked = body.revoked as Revocation[];
     if (revoked.length > 0 || body.cursor !== since) deps.store.add(revoked, body.cursor);
-    for (const r of revoked) deps.onRevoked(r);
+    if (revoked.length > 0) deps.onRevoked(revoked);
     return body.cursor === since ? 0 : revoked.length;
   }
 

@@ -123,20 +123,19 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
     throw err;
   }
 
-  // Revocations close live connections: each one pulled from auth here, and (cluster) each batch another node learnt.
-  engine.revocations.onLearned?.((learned) => {
-    for (const c of hub.revoke((u, d) => learned.has(`${u}:${d}`))) {
-      log.info({ event: 'revocation.applied', userId: c.userId, deviceId: c.deviceId, closed: 1, from: 'cluster' }, 'device revoked');
+  // Revoked devices' live connections are closed in one pass per batch: a page pulled from auth here, or (cluster)
+  // what another node learnt.
+  const closeRevoked = (devices: Set<string>, from: 'auth' | 'cluster') => {
+    for (const c of hub.revoke((u, d) => devices.has(`${u}:${d}`))) {
+      log.info({ event: 'revocation.applied', userId: c.userId, deviceId: c.deviceId, from }, 'device revoked');
     }
-  });
+  };
+  engine.revocations.onLearned?.((learned) => closeRevoked(learned, 'cluster'));
   if (config['auth.url'] && config['auth.secret']) {
     puller = startRevocationPuller({
       authUrl: config['auth.url'], secret: config['auth.secret'], store: engine.revocations, fetch: deps.fetch ?? fetch,
       intervalMs: 1000, clock, log,
-      onRevoked: (r) => {
-        const closed = hub.revoke((u, d) => u === r.userId && d === r.deviceId).length;
-        log.info({ event: 'revocation.applied', userId: r.userId, deviceId: r.deviceId, closed, from: 'auth' }, 'device revoked');
-      },
+      onRevoked: (page) => closeRevoked(new Set(page.map((r) => `${r.userId}:${r.deviceId}`)), 'auth'),
       onResult: (ok) => metrics.revocationPulls.labels(ok ? 'ok' : 'failed').inc(),
     });
   }

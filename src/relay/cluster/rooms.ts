@@ -108,7 +108,8 @@ export function createClusterRooms(deps: {
       let reply: unknown[];
       try {
         await lr.slot.ready;
-        reply = await track(pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0, who ?? ''));
+        const revocable = who === undefined ? [] : [who, keys.revoked];
+        reply = await track(pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0, ...revocable));
       } catch (err) {
         if (lr.tokens.get(device) === token) {
           lr.tokens.delete(device);

@@ -98,14 +98,14 @@ return res
 
 /**
  * JOIN. ARGV: prefix, room, device, nodeId, token, devicesPerRoom, ttlMs, channel, restore (1: only add when absent),
- * who (the token's `userId:deviceId`, or empty). Returns {'REVOKED'} when another node has seen `who` revoked, {'FULL'},
- * or the room state {host, cur, device1, node1, joinedAt1, …} after the join.
+ * then optionally who (the token's `userId:deviceId`) and the revoked set's key. Returns {'REVOKED'} when a node has
+ * seen `who` revoked, {'FULL'}, or the room state {host, cur, device1, node1, joinedAt1, …} after the join.
  */
 export const JOIN = PRELUDE + `
 local P, room, device, node, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local limit, ttl, channel, restore = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
 local mk, hk, ak = rk(P, room, 'm'), rk(P, room, 'host'), rk(P, room, 'away')
-if ARGV[10] and ARGV[10] ~= '' and redis.call('SISMEMBER', P .. ':revoked', ARGV[10]) == 1 then return {'REVOKED'} end
+if ARGV[11] and redis.call('SISMEMBER', ARGV[11], ARGV[10]) == 1 then return {'REVOKED'} end
 local now = nowMs()
 local cur = curSeq(P, room)
 local prev = redis.call('HGET', mk, device)
