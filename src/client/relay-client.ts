@@ -5,6 +5,8 @@ import { backoffDelay } from './backoff.ts';
 import { Emitter } from './emitter.ts';
 import { Outbox } from './outbox.ts';
 import type { OutboxEntry } from './outbox.ts';
+import type { PayloadCodec, UndecryptableReason } from './payload-codec.ts';
+import { openPayload } from './payload-codec.ts';
 import type { Envelope, Target } from './protocol.ts';
 import { CLOSE_REPLACED, envelopeFrame, FATAL_CODES, joinFrame, parseDelta, parseInbound, RETRYABLE_CODES } from './protocol.ts';
 
@@ -62,6 +64,8 @@ export interface RelayEvents extends Record<string, unknown> {
   disconnected: { code: number; reason: string; willRetry: boolean; delayMs: number; attempt: number };
   /** The relay refused this device for good (revoked, invalid token, forbidden room, replaced): no more reconnects. */
   fatal: { code: string; message: string; closeCode: number };
+  /** A payload that could not be opened (end-to-end encryption): dropped, its seq counted as seen. */
+  undecryptable: { seq: number; from: string; reason: UndecryptableReason; detail?: string; replayed: boolean };
 }
 
 export interface RelayClientOptions {
@@ -87,6 +91,11 @@ export interface RelayClientOptions {
   pingIntervalMs?: number;
   /** Wait before resending a message refused as RATE_LIMITED / BUFFER_UNAVAILABLE (default 1 s). */
   retryDelayMs?: number;
+  /**
+   * End-to-end encryption of the room (src/client/e2e): every payload sent is sealed ("encrypted":true) and only
+   * payloads that open are delivered. Without one, sealed payloads are reported as `undecryptable` (no-key).
+   */
+  codec?: PayloadCodec;
 }
 
 const DEFAULT_MAX_FRAME = 1024 * 1024;
@@ -206,7 +215,9 @@ export class RelayClient extends Emitter<RelayEvents> {
     if (typeof to !== 'string' || to.length === 0) throw new TypeError('"to" must be "host", "broadcast" or a device label');
     const msgId = opts.msgId ?? this.newMsgId();
     if (msgId.length === 0 || msgId.length > 64) throw new RangeError('msgId must be 1 to 64 characters');
-    const frame = envelopeFrame({ from: this.device, to, room: this.room, ts: this.now(), encrypted: opts.encrypted ?? false, msgId, payload });
+    const codec = this.opts.codec;
+    const wire = codec ? codec.seal(payload, this.room, this.device) : payload;
+    const frame = envelopeFrame({ from: this.device, to, room: this.room, ts: this.now(), encrypted: codec ? true : opts.encrypted ?? false, msgId, payload: wire });
     const max = this.opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
     if (tooLarge(frame, max)) throw new RangeError(`message too large: over ${max} bytes (the relay's frame limit); split it`);
     const entry: OutboxEntry = { msgId, frame, to, payload, queuedAt: this.now(), sentOn: 0, retryAt: 0 };
@@ -416,10 +427,14 @@ export class RelayClient extends Emitter<RelayEvents> {
       return;
     }
     this.seq = seq;
-    this.emit('message', {
-      seq, from: env.from, to: env.to, room: env.room, ts: typeof env.ts === 'number' ? env.ts : 0,
-      payload: env.payload, encrypted: env.encrypted === true, replayed, envelope: env,
-    });
+    const opened = openPayload(this.opts.codec, env.payload, this.room, env.from);
+    if (!opened.ok) this.emit('undecryptable', { seq, from: env.from, reason: opened.reason, ...(opened.detail ? { detail: opened.detail } : {}), replayed });
+    else {
+      this.emit('message', {
+        seq, from: env.from, to: env.to, room: env.room, ts: typeof env.ts === 'number' ? env.ts : 0,
+        payload: opened.payload, encrypted: env.encrypted === true, replayed, envelope: env,
+      });
+    }
     this.store?.save(seq);
   }
 

@@ -115,9 +115,16 @@ export function settingsPath(opts: { flag?: string; env?: Record<string, string 
   return join(opts.home ?? homedir(), '.hone', 'sync.conf');
 }
 
+const besideSettings = (settingsFile: string, ext: string) => (settingsFile.endsWith('.conf') ? settingsFile.slice(0, -5) : settingsFile) + ext;
+
 /** Where per-room state (lastSeq) lives: beside the settings file (`sync.conf` → `sync.state`). */
 export function statePath(settingsFile: string): string {
-  return settingsFile.endsWith('.conf') ? settingsFile.slice(0, -5) + '.state' : settingsFile + '.state';
+  return besideSettings(settingsFile, '.state');
+}
+
+/** Where this device's project keys live (src/client/e2e/key-store.ts): beside the settings file, `sync.keys`, mode 0600. */
+export function keysPath(settingsFile: string): string {
+  return besideSettings(settingsFile, '.keys');
 }
 
 export interface LoadedSettings {
