@@ -18,13 +18,16 @@ import { makeCtx } from './context.ts';
 import { CliError, EXIT, usage } from './exit-codes.ts';
 import { explain } from './explain.ts';
 import { HELP } from './help.ts';
+import { key } from './commands/key.ts';
+import { readPassphrase } from './passphrase.ts';
 
-const COMMANDS: Record<string, (ctx: Ctx) => Promise<number | void>> = { login, logout, status, devices, projects, config, watch, send, mirror };
+const COMMANDS: Record<string, (ctx: Ctx) => Promise<number | void>> = { login, logout, status, devices, projects, config, watch, send, mirror, key };
 
 const io: Io = {
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
   isTTY: process.stderr.isTTY === true,
+  readPassphrase: (project) => readPassphrase({ env: process.env, stdin: process.stdin, prompt: (t) => void process.stderr.write(t) }, project),
 };
 
 function report(err: unknown, json: boolean, authUrl: string): number {

@@ -22,6 +22,11 @@ usage:
   hone-sync mirror <dir> --project <key>       keep a folder in step with your other devices (Ctrl-C to stop);
                                                ignores .git and node_modules; a conflicting edit is kept as
                                                <name>.conflict-<device>; state in <dir>/.hone-sync
+  hone-sync key set <project>                  end-to-end encrypt the project on this device: asks for a
+                                               passphrase twice (or HONE_SYNC_PASSPHRASE, or stdin); set the
+                                               same one on every device (docs/e2e.md)
+  hone-sync key status [<project>]             which projects are encrypted on this device
+  hone-sync key rm <project>                   forget the project's key (it then syncs in clear)
 
 flags:
   --config, -c <file>   settings file (default: $HONE_SYNC_CONFIG, else ~/.hone/sync.conf)
@@ -31,7 +36,7 @@ flags:
 Sync is off until you turn it on: hone-sync config set syncEnabled true
 (until then no command contacts a server). Settings: syncEnabled, syncAuthUrl, syncRelayUrl,
 syncDeviceName, syncDeviceToken, syncEmail. The file is KEY=VALUE, mode 0600; per-room
-positions are kept beside it (sync.state).
+positions are kept beside it (sync.state), project keys too (sync.keys, mode 0600).
 
 exit codes:
   ${EXIT.OK}    success

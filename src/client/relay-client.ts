@@ -180,6 +180,10 @@ export class RelayClient extends Emitter<RelayEvents> {
   get pending(): number {
     return this.outbox.size;
   }
+  /** Whether payloads are sealed (a `codec` was given): every envelope sent says "encrypted":true. */
+  get encrypted(): boolean {
+    return this.opts.codec !== undefined;
+  }
   /** Envelopes ignored because their seq was not above lastSeq. */
   get duplicates(): number {
     return this.duplicateCount;

@@ -8,6 +8,7 @@ import { CliError, EXIT, usage } from '../exit-codes.ts';
 import { fromRelayFatal } from '../explain.ts';
 import { Mirror } from '../mirror/engine.ts';
 import { MirrorIndex } from '../mirror/state.ts';
+import { reportUndecryptable } from '../project-keys.ts';
 import { openRelay } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
@@ -53,6 +54,7 @@ export async function mirror(ctx: Ctx): Promise<void> {
     ? `! conflict in ${c.path}: ${c.winner}'s later edit wins; this device's edit is kept as ${c.keptAs}`
     : `! conflict in ${c.path}: this device's later edit wins; ${c.loser} keeps its edit as a .conflict-${c.loser} copy`));
   engine.on('warning', (w) => status('warning', w, `hone-sync: warning: ${w.message}`));
+  reportUndecryptable(client, project.projectKey, (u) => status('warning', { message: u.text, reason: u.reason, from: u.from }, `hone-sync: warning: ${u.text}`));
   client.on('dropped', (d) => status('warning', { message: `a message was dropped (${d.reason}${d.code ? ` ${d.code}` : ''})` }, `hone-sync: warning: a message was dropped (${d.reason}${d.code ? ` ${d.code}` : ''}); the next manifest exchange repairs it`));
 
   await new Promise<void>((resolvePromise, reject) => {
@@ -75,7 +77,7 @@ export async function mirror(ctx: Ctx): Promise<void> {
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     client.on('joined', (j) => status('joined', { room: j.room, device: j.device, host: j.host, reconnect: j.reconnect, dir: root },
       j.reconnect ? 'reconnected to the relay; comparing folders.'
-        : `mirroring ${root}${created ? ' (created)' : ''} ↔ project "${project.name}" (room ${project.roomId}) as "${device}". Ctrl-C to stop.`));
+        : `mirroring ${root}${created ? ' (created)' : ''} ↔ project "${project.name}" (room ${project.roomId}${client.encrypted ? ', end-to-end encrypted' : ''}) as "${device}". Ctrl-C to stop.`));
     client.on('disconnected', (d) => {
       if (d.willRetry) status('disconnected', d, `hone-sync: relay ${ctx.settings.syncRelayUrl} not connected (${d.reason || 'connection lost'}); retrying in ${(d.delayMs / 1000).toFixed(1)} s; changes are kept until then`);
     });

@@ -41,5 +41,6 @@ export async function send(ctx: Ctx): Promise<void> {
     ctx.signal.removeEventListener('abort', onAbort);
     client.close();
   }
-  print(ctx, { ok: true, project: project.projectKey, room: project.roomId, to, msgId, seq }, `Sent to ${to} in "${project.name}" (seq ${seq}).`);
+  const encrypted = client.encrypted;
+  print(ctx, { ok: true, project: project.projectKey, room: project.roomId, to, msgId, seq, encrypted }, `Sent to ${to} in "${project.name}" (seq ${seq}${encrypted ? ', end-to-end encrypted' : ''}).`);
 }

@@ -6,6 +6,7 @@ import type { Ctx } from '../context.ts';
 import { authClient, requireToken } from '../context.ts';
 import { usage } from '../exit-codes.ts';
 import { fromRelayFatal } from '../explain.ts';
+import { reportUndecryptable } from '../project-keys.ts';
 import { openRelay } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
@@ -48,7 +49,8 @@ export async function watch(ctx: Ctx): Promise<void> {
     if (ctx.args.timeout) timer = setTimeout(() => finish(), ctx.args.timeout * 1000);
 
     client.on('joined', (j) => event('joined', { room: j.room, device: j.device, host: j.host, hostDevice: j.hostDevice, seq: j.seq, reconnect: j.reconnect },
-      j.reconnect ? 'reconnected to the relay.' : `watching "${project.name}" (room ${project.roomId}) as "${device}"${j.host ? ', the host' : `; host is "${j.hostDevice}"`}. Ctrl-C to stop.`));
+      j.reconnect ? 'reconnected to the relay.' : `watching "${project.name}" (room ${project.roomId}${client.encrypted ? ', end-to-end encrypted' : ''}) as "${device}"${j.host ? ', the host' : `; host is "${j.hostDevice}"`}. Ctrl-C to stop.`));
+    reportUndecryptable(client, project.projectKey, (u) => event('undecryptable', { seq: u.seq, from: u.from, device: u.device, reason: u.reason, message: u.text }, `hone-sync: ${u.text}`));
     client.on('message', (m) => {
       if (stopped) return;
       if (json) ctx.io.stdout(JSON.stringify({ event: 'message', seq: m.seq, from: m.from, to: m.to, ts: m.ts, encrypted: m.encrypted, replayed: m.replayed, payload: m.payload }) + '\n');

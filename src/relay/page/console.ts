@@ -77,8 +77,22 @@ function join(): void {
   }
   client = c;
   setJoined(true);
+  // End-to-end encrypted rooms (docs/e2e.md): the console has no key; it says so once instead of showing ciphertext.
+  let toldEncrypted = false;
+  const encryptedRoom = (from: string) => {
+    if (toldEncrypted) return;
+    toldEncrypted = true;
+    line('info', `this room's traffic is end-to-end encrypted (first seen from ${from}): the console cannot read it, and what it sends here is not encrypted`);
+  };
+  c.on('undecryptable', (u) => {
+    encryptedRoom(u.from);
+    line('message', `#${u.seq} ${u.from}: (end-to-end encrypted${u.replayed ? ', caught up' : ''})`);
+  });
   c.on('joined', (j) => line('info', `joined ${j.room} as ${j.device}${j.host ? ' (host)' : `; host is ${j.hostDevice}`}; room seq ${j.seq}`));
-  c.on('message', (m: RelayMessage) => line('message', `#${m.seq} ${m.from} → ${m.to}${m.replayed ? ' (caught up)' : ''}: ${preview(m.payload)}`));
+  c.on('message', (m: RelayMessage) => {
+    if (m.encrypted) encryptedRoom(m.from);
+    line('message', `#${m.seq} ${m.from} → ${m.to}${m.replayed ? ' (caught up)' : ''}: ${m.encrypted ? '(end-to-end encrypted)' : preview(m.payload)}`);
+  });
   c.on('presence', (p) => line('info', `${p.device} ${p.state}`));
   c.on('host', (h) => line('info', `host is now ${h.device}`));
   c.on('resync', (r) => line('error', `some messages left the buffer (${r.reason}); a full resync is needed`));
