@@ -1,11 +1,12 @@
 // `npm run bench:e2e`: time from a file save in one `hone-sync mirror` folder to the file written in the other, through
-// real hone-auth + hone-relay processes on this machine; p50/p99 for 1 KB and 1 MB files. `--write` updates docs/BENCHMARKS.md.
+// real hone-auth + hone-relay processes on this machine; p50/p99 for 1 KB and 1 MB files, in a project without a key and
+// in one with a key (end-to-end encrypted), edits of the two alternating. `--write` updates docs/BENCHMARKS.md.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { startStack } from '../test/helpers/e2e.ts';
-import type { Proc } from '../test/helpers/e2e.ts';
+import { CLI_APP, spawnNode, startStack } from '../test/helpers/e2e.ts';
+import type { Device, Proc } from '../test/helpers/e2e.ts';
 import { writeBenchSection } from './docs-section.ts';
 
 const COMMAND = 'npm run bench:e2e';
@@ -51,20 +52,33 @@ function arrival(dir: string, name: string, want: string): { done: Promise<numbe
   return { done, cancel };
 }
 
-async function series(label: string, from: string, to: string, name: string, bytes: number, edits: number, gapMs: number): Promise<number[]> {
-  const out: number[] = [];
+interface Pair { mode: string; from: string; to: string }
+
+/** Edits alternate between the pairs (so both see the same machine load); one sorted series of times per pair. */
+async function series(size: string, pairs: Pair[], name: string, bytes: number, edits: number, gapMs: number): Promise<number[][]> {
+  const out: number[][] = pairs.map(() => []);
   for (let i = 0; i < WARMUP + edits; i++) {
-    const content = randomBytes(bytes);
-    const a = arrival(to, name, sha(content));
-    const t0 = performance.now();
-    writeFileSync(join(from, name), content);
-    const t1 = await a.done;
-    if (i >= WARMUP) out.push(t1 - t0);
-    await sleep(gapMs);
+    for (const [k, pair] of pairs.entries()) {
+      const content = randomBytes(bytes);
+      const a = arrival(pair.to, name, sha(content));
+      const t0 = performance.now();
+      writeFileSync(join(pair.from, name), content);
+      const t1 = await a.done;
+      if (i >= WARMUP) out[k].push(t1 - t0);
+      await sleep(gapMs);
+    }
   }
-  const s = [...out].sort((x, y) => x - y);
-  process.stderr.write(`${label}: n=${s.length} p50=${pct(s, 0.5).toFixed(1)} ms p99=${pct(s, 0.99).toFixed(1)} ms max=${s[s.length - 1].toFixed(1)} ms\n`);
-  return s;
+  return out.map((times, k) => {
+    const s = [...times].sort((x, y) => x - y);
+    process.stderr.write(`${size} ${pairs[k].mode}: n=${s.length} p50=${pct(s, 0.5).toFixed(1)} ms p99=${pct(s, 0.99).toFixed(1)} ms max=${s[s.length - 1].toFixed(1)} ms\n`);
+    return s;
+  });
+}
+
+async function keySet(dev: Device, project: string): Promise<void> {
+  const p = spawnNode(CLI_APP, ['key', 'set', project], { ...dev.env, HONE_SYNC_PASSPHRASE: 'bench passphrase, not secret' }, dev.home);
+  const { code } = await p.exited;
+  if (code !== 0) throw new Error(`key set on ${dev.name}: ${p.out()}`);
 }
 
 async function main(): Promise<void> {
@@ -80,26 +94,34 @@ async function main(): Promise<void> {
       if (r.code !== 0) throw new Error(`login on ${d.name}: ${r.stderr}`);
     }
     if ((await stack.setTier(email, 'pro')).code !== 0) throw new Error('set-tier failed');
-    const added = await desk.run(['projects', 'add', 'bench']);
-    if (added.code !== 0) throw new Error(`projects add: ${added.stderr}`);
-    const A = join(stack.dir, 'A');
-    const B = join(stack.dir, 'B');
-    mkdirSync(A);
-    mkdirSync(B);
-    for (const [dev, dir] of [[desk, A], [phone, B]] as const) {
-      const m = dev.start(['mirror', dir, '--project', 'bench']);
-      mirrors.push(m);
-      await m.waitFor(/mirroring .* as "/, 15_000);
+    const pairs: Pair[] = [];
+    for (const [mode, project, keyed] of [['no key', 'bench', false], ['key', 'bench-e2e', true]] as const) {
+      const added = await desk.run(['projects', 'add', project]);
+      if (added.code !== 0) throw new Error(`projects add: ${added.stderr}`);
+      if (keyed) for (const d of [desk, phone]) await keySet(d, project);
+      const A = join(stack.dir, `${project}-A`);
+      const B = join(stack.dir, `${project}-B`);
+      mkdirSync(A);
+      mkdirSync(B);
+      for (const [dev, dir] of [[desk, A], [phone, B]] as const) {
+        const m = dev.start(['mirror', dir, '--project', project]);
+        mirrors.push(m);
+        const [line] = await m.waitFor(/mirroring .* as "/, 15_000);
+        if (line.includes('end-to-end encrypted') !== keyed) throw new Error(`${project} on ${dev.name}: ${line}`);
+      }
+      pairs.push({ mode, from: A, to: B });
     }
     await sleep(500);
-    process.stderr.write(`mirroring; ${SMALL_EDITS} edits of 1 KB, then ${LARGE_EDITS} of 1 MB (after ${WARMUP} warm-up edits each)…\n`);
-    const small = await series('1 KB', A, B, 'note-1k.txt', 1024, SMALL_EDITS, SMALL_GAP_MS);
-    const large = await series('1 MB', A, B, 'blob-1m.bin', 1024 * 1024, LARGE_EDITS, LARGE_GAP_MS);
+    process.stderr.write(`mirroring; ${SMALL_EDITS} edits of 1 KB, then ${LARGE_EDITS} of 1 MB per mode (after ${WARMUP} warm-up edits each)…\n`);
+    const small = await series('1 KB', pairs, 'note-1k.txt', 1024, SMALL_EDITS, SMALL_GAP_MS);
+    const large = await series('1 MB', pairs, 'blob-1m.bin', 1024 * 1024, LARGE_EDITS, LARGE_GAP_MS);
 
     const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
-    const row = (name: string, s: number[], gap: number) =>
-      `| ${name} | ${s.length} | ${gap} | ${pct(s, 0.5).toFixed(1)} | ${pct(s, 0.99).toFixed(1)} | ${s[s.length - 1].toFixed(1)} |`;
-    const p99 = pct(small, 0.99);
+    const row = (name: string, mode: string, s: number[], gap: number) =>
+      `| ${name} | ${mode} | ${s.length} | ${gap} | ${pct(s, 0.5).toFixed(1)} | ${pct(s, 0.99).toFixed(1)} | ${s[s.length - 1].toFixed(1)} |`;
+    const p99 = pct(small[0], 0.99);
+    const ratio = (k: number[][]) => pct(k[1], 0.99) / pct(k[0], 0.99);
+    const [rs, rl] = [ratio(small), ratio(large)];
     const section = [
       HEADING,
       '',
@@ -107,22 +129,27 @@ async function main(): Promise<void> {
       '',
       `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
       `- Machine: ${os.cpus().length} CPUs, ${cpu}, ${os.platform()} ${os.release()}; Node ${process.version}`,
-      '- Setup: hone-auth (SQLite) and hone-relay (SQLite buffer, default limits) as separate processes; two `hone-sync mirror`',
-      '  processes (devices "desktop" and "phone", signed in through the e-mailed link) on two folders of one project; all on',
-      '  this machine, nothing pinned. The benchmark process saves a file in the desktop folder (`writeFileSync`, same file',
-      '  every time, new random content) and watches the phone folder until the file there has the new content.',
+      '- Setup: hone-auth (SQLite) and hone-relay (SQLite buffer, default limits) as separate processes; `hone-sync mirror`',
+      '  processes (devices "desktop" and "phone", signed in through the e-mailed link) on two folders of each of two projects:',
+      '  one without a key, one with a key on both devices (`hone-sync key set`, docs/e2e.md: AES-256-GCM, every payload',
+      '  sealed). All on this machine, nothing pinned. The benchmark process saves a file in a desktop folder (`writeFileSync`,',
+      '  same file every time, new random content) and watches the phone folder until the file there has the new content;',
+      '  edits alternate between the two projects, so both see the same load.',
       '- Measured: save → written on the other side. It includes the watcher debounce (10 ms), hashing, the relay',
       '  (durable SQLite write before forwarding), the atomic write on the other side. The next save waits for the',
       `  arrival plus the pause shown; the first ${WARMUP} edits of each size are not counted.`,
       '- 1 MB files are sent as six 256 KiB base64 chunks, paced under the relay\'s default 4 MiB/s per-connection byte limit' +
         ` (a 1 MB save uses about a third of a second of that budget, hence the longer pause)${LARGE_EDITS < 200 ? `; only ${LARGE_EDITS} edits of 1 MB in this run` : ''}.`,
       '',
-      '| File size | edits | pause ms | p50 ms | p99 ms | max ms |',
-      '|---|---:|---:|---:|---:|---:|',
-      row('1 KB', small, SMALL_GAP_MS),
-      row('1 MB', large, LARGE_GAP_MS),
+      '| File size | project | edits | pause ms | p50 ms | p99 ms | max ms |',
+      '|---|---|---:|---:|---:|---:|---:|',
+      row('1 KB', 'no key', small[0], SMALL_GAP_MS),
+      row('1 KB', 'key (encrypted)', small[1], SMALL_GAP_MS),
+      row('1 MB', 'no key', large[0], LARGE_GAP_MS),
+      row('1 MB', 'key (encrypted)', large[1], LARGE_GAP_MS),
       '',
-      `**Target** (p99 < 50 ms for 1 KB): ${p99.toFixed(1)} ms — **${p99 < 50 ? 'met' : 'not met'}**.`,
+      `**Target** (p99 < 50 ms for 1 KB without a key): ${p99.toFixed(1)} ms — **${p99 < 50 ? 'met' : 'not met'}**.`,
+      `**Target** (p99 with a key within 1.2× of without): 1 KB ${rs.toFixed(2)}×, 1 MB ${rl.toFixed(2)}× — **${rs <= 1.2 && rl <= 1.2 ? 'met' : 'not met'}**.`,
       '',
     ].join('\n');
     process.stdout.write('\n' + section);

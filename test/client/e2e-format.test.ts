@@ -72,7 +72,7 @@ test('every single flipped byte is rejected (header, nonce, ciphertext, tag)', (
     t[i] ^= 0x01;
     const r = open(K, wireOf(t), 'room-1', 'laptop/mirror');
     assert.equal(r.ok, false, `byte ${i}`);
-    const expected = i === 0 ? 'unsupported' : i === 1 ? 'unsupported' : i < 5 ? 'other-kdf' : i < 13 ? 'other-key' : 'tampered';
+    const expected = i === 0 ? 'malformed' : i === 1 ? 'unsupported' : i < 5 ? 'other-kdf' : i < 13 ? 'other-key' : 'tampered';
     assert.equal(!r.ok && r.reason, expected, `byte ${i}`);
   }
 });
@@ -94,7 +94,7 @@ test('hostile input to the decoder: each is refused with a reason, none throws',
     ['', 'malformed'], ['hello', 'malformed'], ['hse.', 'malformed'], ['hse.!!!!', 'malformed'], ['hse.AQEPCAH/frySwvng6A==', 'malformed'],
     ['hse.A', 'malformed'], ['hse.AQ', 'malformed'], [V1.slice(0, 30), 'malformed'], [V1.slice(0, V1.length - 3), 'tampered'],
     [V1 + 'AAAA', 'tampered'], ['hse. ' + V1.slice(4), 'malformed'], ['hse.\u00e9\u00e9\u00e9\u00e9', 'malformed'],
-    [wireOf(Buffer.from([2, ...body(V1).subarray(1)])), 'unsupported'], [wireOf(Buffer.from([0])), 'unsupported'],
+    [wireOf(Buffer.from([2, ...body(V1).subarray(1)])), 'unsupported'], [wireOf(Buffer.from([0])), 'malformed'], [wireOf(Buffer.from([255, 1])), 'unsupported'],
     [wireOf(Buffer.from([1, 2, 15, 8, 1, ...Buffer.alloc(40)])), 'unsupported'],
     [wireOf(Buffer.alloc(HEADER_BYTES + TAG_BYTES - 1, 1)), 'malformed'],
     ['hse.' + 'A'.repeat(MAX_SEALED_CHARS), 'malformed'],

@@ -37,7 +37,7 @@ test('the relay client core imports nothing from Node (it must bundle for a brow
     assert.doesNotMatch(text, /\b(process|Buffer|require)\b\s*[.(]/, `${file} uses a Node global`);
   };
   visit(new URL('../../src/client/relay-client.ts', import.meta.url).href);
-  assert.deepEqual([...seen].map((f) => f.replace(/.*\/src\/client\//, '')).sort(), ['backoff.ts', 'emitter.ts', 'outbox.ts', 'protocol.ts', 'relay-client.ts']);
+  assert.deepEqual([...seen].map((f) => f.replace(/.*\/src\/client\//, '')).sort(), ['backoff.ts', 'emitter.ts', 'outbox.ts', 'payload-codec.ts', 'protocol.ts', 'relay-client.ts']);
 });
 
 describe('backoff', () => {

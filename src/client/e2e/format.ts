@@ -84,7 +84,8 @@ export function readHeader(wire: unknown): { ok: true; body: Buffer; kdf: KdfPar
   if (!BASE64URL.test(text) || text.length % 4 === 1) return { ok: false, reason: 'malformed', detail: 'not base64url' };
   const body = Buffer.from(text, 'base64url');
   if (body.length < 1) return { ok: false, reason: 'malformed', detail: 'empty' };
-  if (body[0] !== FORMAT_VERSION) return { ok: false, reason: 'unsupported', detail: `format version ${body[0]}` };
+  if (body[0] > FORMAT_VERSION) return { ok: false, reason: 'unsupported', detail: `format version ${body[0]}` };
+  if (body[0] !== FORMAT_VERSION) return { ok: false, reason: 'malformed', detail: `format version ${body[0]}` };
   if (body.length < HEADER_BYTES + TAG_BYTES) return { ok: false, reason: 'malformed', detail: `truncated: ${body.length} bytes` };
   if (body[1] !== KDF_SCRYPT) return { ok: false, reason: 'unsupported', detail: `key derivation ${body[1]}` };
   return { ok: true, body, kdf: { log2N: body[2], r: body[3], p: body[4] }, keyId: body.subarray(5, 5 + KEY_ID_BYTES) };
