@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2eCodec } from '../../src/client/e2e/codec.ts';
 import { deriveKey } from '../../src/client/e2e/kdf.ts';
@@ -181,6 +181,19 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
     assert.doesNotMatch(ma.out() + mb.out(), /warning/);
   });
 
+  test('send and watch use the key: the text arrives readable on the other device, sealed on the way', { timeout: 30_000 }, async () => {
+    const w = laptop.start(['watch', 'notes', '--count', '1', '--json']);
+    procs.push(w);
+    await w.waitFor(/"event":"joined"/, 15_000);
+    const sent = await desk.run(['send', 'notes', `${SECRET_TEXT.trim()} (sent)`, '--to', 'laptop', '--json']);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.equal(JSON.parse(sent.stdout).encrypted, true);
+    const done = await w.exited;
+    assert.equal(done.code, 0, w.out());
+    const msg = w.stdout().trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.event === 'message');
+    assert.deepEqual([msg.from, msg.encrypted, msg.payload], ['desktop/send', true, `${SECRET_TEXT.trim()} (sent)`]);
+  });
+
   test('a device without a key says the room is encrypted and writes nothing; with another passphrase it says so', { timeout: 40_000 }, async () => {
     const mc = other.start(['mirror', C, '--project', 'notes']);
     procs.push(mc);
@@ -268,5 +281,26 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
     assert.deepEqual(JSON.parse(st.stdout), { project: 'notes', encrypted: false });
     const bad = await other.run(['key', 'frobnicate', 'notes']);
     assert.equal(bad.code, 2);
+  });
+
+  test('a damaged key file stops send and mirror before anything is sent (never a fallback to clear text)', { timeout: 30_000 }, async () => {
+    const keyFile = join(desk.home, 'sync.keys');
+    const good = readFileSync(keyFile);
+    const m0 = procs[1].mark();
+    for (const damage of ['{"version":1,"keys":[{"room":"', '{"version":1,"keys":[{"room":"r","project":"p","kdf":{"log2N":15,"r":8,"p":1},"keyId":"00","key":"AAAA"}]}', '[]']) {
+      writeFileSync(keyFile, damage, { mode: 0o600 });
+      const r = await desk.run(['send', 'notes', 'must not leave in clear']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /sync\.keys: .*nothing is sent until it is fixed or removed/);
+      const m = await desk.run(['mirror', join(stack.dir, 'D'), '--project', 'notes']);
+      assert.equal(m.code, 2, m.stderr);
+    }
+    writeFileSync(keyFile, good);
+    chmodSync(keyFile, 0o644);
+    const st = await desk.run(['key', 'status']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stderr, /sync\.keys: readable by other users \(mode 644\) and holds your project keys; run chmod 600/);
+    assert.doesNotMatch(procs[1].out().slice(m0), /must not leave/);
+    assert.ok(!spyFrames.some((f) => f.includes('must not leave')));
   });
 });
