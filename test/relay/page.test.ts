@@ -1,5 +1,6 @@
 // The relay's page in Debian's Chromium: status figures, and the live console joining a project room through the
-// browser's WebSocket and showing a message the real hone-sync CLI sends. Also: the served bundle is not stale.
+// browser's WebSocket and showing a message the real hone-sync CLI sends, and saying so when the project is end-to-end
+// encrypted instead of showing ciphertext. Also: the served bundle is not stale.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,6 +74,17 @@ test('status page and live console: joins a project room and shows a message sen
   await page.fill('#text', 'hi desk');
   await page.click('#send-form button');
   await page.locator('#log li.sent', { hasText: 'hi desk' }).waitFor();
+
+  // The project end-to-end encrypted on the desk (docs/e2e.md): the console has no key and says so, showing no ciphertext.
+  const deskEnv = { HOME: home, HONE_SYNC_CONFIG: join(home, 'sync.conf') };
+  const keyed = await run(['key', 'set', 'page-notes'], { ...deskEnv, HONE_SYNC_PASSPHRASE: 'page passphrase 1' });
+  assert.equal(keyed.code, 0, keyed.stderr);
+  const sealed = await run(['send', 'page-notes', 'encrypted words'], deskEnv);
+  assert.equal(sealed.code, 0, sealed.stderr);
+  await page.locator('#log li.info', { hasText: "this room's traffic is end-to-end encrypted (first seen from" }).waitFor({ timeout: 10_000 });
+  await page.locator('#log li.message', { hasText: '(end-to-end encrypted)' }).waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('#log li', { hasText: 'encrypted words' }).count(), 0);
+  assert.equal(await page.locator('#log li', { hasText: 'hse.' }).count(), 0, 'no ciphertext shown');
   mkdirSync('test-artifacts', { recursive: true });
   await page.screenshot({ path: 'test-artifacts/relay-console.png', fullPage: true });
   assert.deepEqual(errors, []);
