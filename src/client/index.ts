@@ -7,3 +7,6 @@ export type { BackoffOptions } from './backoff.ts';
 export { Emitter } from './emitter.ts';
 export { FATAL_CODES, RETRYABLE_CODES } from './protocol.ts';
 export type { Envelope, Target } from './protocol.ts';
+export { describeUndecryptable, isSealed, SEALED_PREFIX } from './payload-codec.ts';
+export type { Opened, PayloadCodec, UndecryptableReason } from './payload-codec.ts';
+// The Node codec that seals with a project's key: src/client/e2e/codec.ts (e2eCodec), keys from src/client/e2e/kdf.ts.
