@@ -1,12 +1,14 @@
 // The sealed payload format (docs/e2e.md) with fixed vectors another implementation can be checked against, the key
-// derivation, and hostile input to the decoder: truncated, oversized, wrong version, bad base64, wrong types, flipped bytes.
+// derivation, binary-mode plaintext, and hostile input to the decoder: truncated, oversized, wrong version, bad base64,
+// wrong types, flipped bytes, lying lengths inside authentic plaintext.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { e2eCodec } from '../../src/client/e2e/codec.ts';
 import type { SealKey } from '../../src/client/e2e/format.ts';
 import { associatedData, HEADER_BYTES, MAX_SEALED_CHARS, open, readHeader, seal, TAG_BYTES } from '../../src/client/e2e/format.ts';
 import { deriveKey, keyIdOf } from '../../src/client/e2e/kdf.ts';
+import { decodePlaintext, encodePlaintext } from '../../src/client/e2e/plaintext.ts';
 import { describeUndecryptable, openPayload } from '../../src/client/payload-codec.ts';
 
 // Vector key: bytes 0x00..0x1f; nonce 0x00..0x0b; parameters scrypt 2^15/8/1 in the header.
@@ -129,4 +131,90 @@ test('seal refuses bad keys and nonces instead of sealing with them', () => {
   assert.throws(() => seal({ ...K, key: Buffer.alloc(16) }, 1, 'r', 'd', NONCE), /32 bytes/);
   assert.throws(() => seal({ ...K, kdf: { log2N: 0, r: 8, p: 1 } }, 1, 'r', 'd', NONCE), /log2N/);
   assert.throws(() => seal(K, 1, 'r'.repeat(70_000), 'd', NONCE), /65535/);
+});
+
+// ---- plaintext: long top-level base64 strings travel as bytes (binary mode) ----
+
+const PATTERN = Buffer.from(Array.from({ length: 3072 }, (_, i) => i & 0xff));
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+test('binary mode: a top-level base64 string of 4096+ characters is carried as bytes (fixed vector)', () => {
+  const payload = { k: 'chunk', i: 1, data: PATTERN.toString('base64') };
+  const plain = encodePlaintext(payload);
+  const json = '{"k":"chunk","i":1,"data":"\\u0000b0"}';
+  assert.equal(plain[0], 0);
+  assert.equal(plain.readUInt32BE(1), json.length);
+  assert.equal(plain.toString('utf8', 5, 5 + json.length), json);
+  assert.equal(plain.readUInt32BE(5 + json.length), 3072);
+  assert.ok(plain.subarray(9 + json.length).equals(PATTERN));
+  assert.deepEqual(decodePlaintext(plain), payload);
+  const w = seal(K, payload, 'room-1', 'laptop/mirror', NONCE);
+  assert.equal(w.length, 4216);
+  assert.equal(sha(w), '7a637e0a1820b888140ea5f86f67517f62008e14ca914f43c102f94f39a231bc');
+  assert.deepEqual(open(K, w, 'room-1', 'laptop/mirror'), { ok: true, payload });
+});
+
+test('binary mode keeps every payload exactly: short, nested, non-canonical base64, strings starting with U+0000', () => {
+  const b64 = PATTERN.toString('base64');
+  const ALPHA = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const canonical = Buffer.alloc(3071, 7).toString('base64'); // 2 trailing bytes: the last character has 2 unused bits
+  const nonCanonical = canonical.slice(0, -2) + ALPHA[ALPHA.indexOf(canonical.at(-2)!) | 1] + '=';
+  assert.notEqual(nonCanonical, canonical);
+  assert.ok(Buffer.from(nonCanonical, 'base64').equals(Buffer.from(canonical, 'base64')), 'same bytes, other text');
+  const cases: unknown[] = [
+    null, 'text', [b64], { short: PATTERN.subarray(0, 30).toString('base64') }, { nested: { data: b64 } }, { odd: nonCanonical },
+    { data: b64, nul: '\u0000b0', nul2: '\u0000\u0000x', plain: 'ok', n: 1 }, { data: b64, again: b64 },
+    Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`d${i}`, b64])), { data: `${b64.slice(0, -4)}!!!!` },
+    { url: PATTERN.toString('base64url') }, { spaced: `${b64.slice(0, 100)}\n${b64.slice(101)}` },
+  ];
+  for (const c of cases) {
+    assert.deepEqual(decodePlaintext(encodePlaintext(c)), c);
+    assert.deepEqual(open(K, seal(K, c, 'r', 'd', NONCE), 'r', 'd'), { ok: true, payload: c });
+  }
+  for (const c of [{ odd: nonCanonical }, { url: PATTERN.toString('base64url') }, { spaced: `${b64.slice(0, 100)}\n${b64.slice(101)}` }]) {
+    assert.notEqual(encodePlaintext(c)[0], 0, 'only canonical base64 is carried as bytes');
+  }
+  assert.equal(encodePlaintext({ data: b64 }).length < b64.length, true);
+});
+
+test('a sealed mirror chunk is about as large on the wire as the plain one (the bytes are not base64-encoded twice)', () => {
+  const data = Buffer.alloc(192 * 1024, 0x5a).toString('base64');
+  const chunk = { hs: 'hone-sync-mirror', k: 'chunk', dev: 'desk', x: 'abc', i: 1, data };
+  const plain = JSON.stringify(chunk).length;
+  const sealed = seal(K, chunk, 'room-1', 'desk/mirror', NONCE).length;
+  assert.ok(sealed < plain * 1.01, `${sealed} vs ${plain}`);
+});
+
+test('hostile binary plaintext (authentic, from a key holder): refused as malformed, never half-applied', () => {
+  const sealBytes = (plain: Buffer) => {
+    const ad = body(V1).subarray(0, 13);
+    const c = createCipheriv('aes-256-gcm', KEY, NONCE);
+    c.setAAD(associatedData(ad, 'room-1', 'laptop/mirror'));
+    return wireOf(Buffer.concat([ad, NONCE, c.update(plain), c.final(), c.getAuthTag()]));
+  };
+  const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+  const bin = (json: string, ...parts: Buffer[]) => Buffer.concat([Buffer.from([0]), u32(Buffer.byteLength(json)), Buffer.from(json), ...parts]);
+  const cases: Array<[Buffer, RegExp]> = [
+    [Buffer.from([0]), /truncated/], [Buffer.from([0, 0, 0]), /truncated/],
+    [Buffer.concat([Buffer.from([0]), u32(100), Buffer.from('{}')]), /JSON length past the end/],
+    [bin('[1]'), /not an object/], [bin('{"a":'), /not JSON/],
+    [bin('{"d":"\\u0000b0"}'), /a reference to a part that is not there/],
+    [bin('{"d":"\\u0000b1"}', u32(1), Buffer.from([1])), /a reference to a part that is not there/],
+    [bin('{"d":"\\u0000x"}', u32(1), Buffer.from([1])), /a reference to a part/],
+    [bin('{"d":"\\u0000b0"}', u32(5), Buffer.from([1])), /part past the end/],
+    [bin('{"d":"\\u0000b0"}', u32(1), Buffer.from([1]), Buffer.from([0, 0])), /part length truncated/],
+    [bin('{}', ...Array.from({ length: 17 }, () => u32(0))), /too many parts/],
+  ];
+  for (const [plain, why] of cases) {
+    const r = open(K, sealBytes(plain), 'room-1', 'laptop/mirror');
+    assert.equal(r.ok, false, plain.toString('hex').slice(0, 40));
+    assert.equal(!r.ok && r.reason, 'malformed');
+    assert.match(!r.ok ? r.detail ?? '' : '', why, plain.toString('hex').slice(0, 40));
+  }
+  // "__proto__" as a key: an own property, the prototype untouched
+  const r = open(K, sealBytes(bin('{"__proto__":"\\u0000b0"}', u32(3), Buffer.from('abc'))), 'room-1', 'laptop/mirror');
+  assert.ok(r.ok);
+  const v = r.ok ? (r.payload as Record<string, unknown>) : {};
+  assert.equal(Object.getPrototypeOf(v), Object.prototype);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(v, '__proto__')?.value, 'YWJj');
 });

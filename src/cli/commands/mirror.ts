@@ -13,7 +13,6 @@ import { openRelay } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
 const USAGE = 'usage: hone-sync mirror <dir> --project <key>';
-const SEALED_BYTES_PER_SECOND = Math.floor((3.5 * 1024 * 1024 * 3) / 4);
 
 export function formatSize(n: number | null): string {
   if (n === null) return '';
@@ -37,10 +36,7 @@ export async function mirror(ctx: Ctx): Promise<void> {
   const label = `${device}/mirror`;
   const index = new MirrorIndex(root, project.roomId, device);
   const client = openRelay(ctx, project.roomId, label, me.token, index.seqStore(), { outboxLimit: 10_000, backoff: { baseMs: 250, maxMs: 5000 } });
-  // A sealed payload is base64 of the message's JSON, a third larger on the wire than the engine's estimate of it (the
-  // data's length): its byte pacing (3.5 MiB/s by default, under the relay's 4 MiB/s) is scaled down to match.
-  const pacer = client.encrypted ? { bytesPerSecond: SEALED_BYTES_PER_SECOND, byteBurst: SEALED_BYTES_PER_SECOND } : {};
-  const engine = new Mirror({ root, device, client, index, pacer });
+  const engine = new Mirror({ root, device, client, index });
   const json = ctx.args.json;
   const out = (event: string, data: object, text: string) => {
     if (json) ctx.io.stdout(JSON.stringify({ event, ts: Date.now(), ...data }) + '\n');

@@ -1,8 +1,9 @@
-// The sealed payload, version 1 (docs/e2e.md): AES-256-GCM over the payload's JSON, a fresh 96-bit nonce per message,
-// the room and sender label as associated data, a header with key id and KDF parameters; base64url after "hse.".
+// The sealed payload, version 1 (docs/e2e.md): AES-256-GCM over the payload's bytes (plaintext.ts), a fresh 96-bit nonce
+// per message, the room and sender label as associated data, a header with key id and KDF parameters; base64url after "hse.".
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { Opened } from '../payload-codec.ts';
 import { SEALED_PREFIX } from '../payload-codec.ts';
+import { decodePlaintext, encodePlaintext } from './plaintext.ts';
 
 export const FORMAT_VERSION = 1;
 /** Key derivation ids in the header. */
@@ -68,7 +69,7 @@ export function seal(k: SealKey, payload: unknown, room: string, from: string, n
   const ad = header(k);
   const cipher = createCipheriv('aes-256-gcm', k.key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(associatedData(ad, room, from));
-  const plain = Buffer.from(JSON.stringify(payload === undefined ? null : payload), 'utf8');
+  const plain = encodePlaintext(payload);
   const body = Buffer.concat([ad, nonce, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
   return SEALED_PREFIX + body.toString('base64url');
 }
@@ -113,8 +114,8 @@ export function open(k: SealKey, wire: unknown, room: string, from: string): Ope
     return { ok: false, reason: 'tampered' };
   }
   try {
-    return { ok: true, payload: JSON.parse(plain.toString('utf8')) };
-  } catch {
-    return { ok: false, reason: 'malformed', detail: 'authentic, but not JSON inside' };
+    return { ok: true, payload: decodePlaintext(plain) };
+  } catch (err) {
+    return { ok: false, reason: 'malformed', detail: `authentic, but ${err instanceof SyntaxError ? 'not JSON inside' : (err as Error).message}` };
   }
 }
