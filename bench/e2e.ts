@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     ].join('\n');
     process.stdout.write('\n' + section);
     if (process.argv.includes('--write')) {
-      const file = writeBenchSection(section);
+      const file = writeBenchSection(section, { keepFrom: '### Runs on the shared VM' });
       process.stderr.write(`updated ${file}\n`);
     }
   } finally {
