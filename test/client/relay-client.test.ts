@@ -292,7 +292,7 @@ describe('RelayClient and peers that cannot be trusted (SPEC §6.1)', () => {
     s.receive({ ...env(12, 'x', 'evil'), type: 'host', device: 'evil' });
     s.receive({ ...env(13, 'x', 'evil'), type: 'presence', device: 'desk', state: 'left' });
     s.receive({ ...env(14, 'x', 'evil'), type: 'error', code: 'TOKEN_REVOKED', error: 'signed out' });
-    s.receive({ type: 'joined', seq: HUGE, host: false, hostDevice: 'evil', ...env(15, 'x', 'evil') }); // the relay's seq wins
+    s.receive(Object.assign({ type: 'joined', seq: HUGE, host: false, hostDevice: 'evil' }, env(15, 'x', 'evil'))); // the relay's seq wins
     s.receive({ type: 'deltas', from: 'evil', deltas: [delta(HUGE, 'poison')] }); // no seq: not even an envelope
     assert.deepEqual(of('message').map((m) => [m.seq, m.from]), [[11, 'evil'], [12, 'evil'], [13, 'evil'], [14, 'evil'], [15, 'evil']]);
     assert.equal(client.lastSeq, 15);

@@ -7,6 +7,7 @@ import { authClient, requireToken } from '../context.ts';
 import { CliError, EXIT, usage } from '../exit-codes.ts';
 import { fromRelayFatal } from '../explain.ts';
 import { Mirror } from '../mirror/engine.ts';
+import { printable } from '../mirror/path-policy.ts';
 import { MirrorIndex } from '../mirror/state.ts';
 import { openRelay } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
@@ -46,13 +47,16 @@ export async function mirror(ctx: Ctx): Promise<void> {
     else ctx.io.stderr(text + '\n');
   };
 
-  engine.on('sent', (c) => out('sent', c, `→ ${c.op === 'write' ? 'sent' : 'deleted'} ${c.path}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
+  // Every name in these lines may come from a peer: printed through `printable` (ESC, CR, LF… escaped); JSON escapes its own.
+  const p = printable;
+  engine.on('sent', (c) => out('sent', c, `→ ${c.op === 'write' ? 'sent' : 'deleted'} ${p(c.path)}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
   engine.on('applied', (c) => out('applied', c,
-    `← ${c.from}: ${c.op === 'delete' ? 'deleted' : c.created ? 'created' : 'updated'} ${c.path}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
+    `← ${p(c.from)}: ${c.op === 'delete' ? 'deleted' : c.created ? 'created' : 'updated'} ${p(c.path)}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
   engine.on('conflict', (c) => out('conflict', c, c.keptAs
-    ? `! conflict in ${c.path}: ${c.winner}'s later edit wins; this device's edit is kept as ${c.keptAs}`
-    : `! conflict in ${c.path}: this device's later edit wins; ${c.loser} keeps its edit as a .conflict-${c.loser} copy`));
-  engine.on('warning', (w) => status('warning', w, `hone-sync: warning: ${w.message}`));
+    ? `! conflict in ${p(c.path)}: ${p(c.winner)}'s later edit wins; this device's edit is kept as ${p(c.keptAs)}`
+    : `! conflict in ${p(c.path)}: this device's later edit wins; ${p(c.loser)} keeps its edit as a .conflict-${p(c.loser)} copy`));
+  engine.on('refused', (r) => status('refused', r, `hone-sync: refused ${p(r.path)} from ${p(r.from)}: ${p(r.reason)}`));
+  engine.on('warning', (w) => status('warning', w, `hone-sync: warning: ${p(w.message)}`));
   client.on('dropped', (d) => status('warning', { message: `a message was dropped (${d.reason}${d.code ? ` ${d.code}` : ''})` }, `hone-sync: warning: a message was dropped (${d.reason}${d.code ? ` ${d.code}` : ''}); the next manifest exchange repairs it`));
 
   await new Promise<void>((resolvePromise, reject) => {

@@ -1,18 +1,19 @@
 // The mirror itself: keeps one folder in step with the other devices in a relay room. Local changes become file
 // versions broadcast through the relay; peers' versions are applied, or resolved as conflicts; manifests on (re)join.
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Emitter } from '../../client/emitter.ts';
 import type { RelayClient, RelayMessage } from '../../client/relay-client.ts';
-import { absPath, clearTmp, remove, writeAtomic } from './apply.ts';
+import { absPath, clearTmp, leavesFolder, lstatInside, readInside, RefusedPath, remove, writeAtomic } from './apply.ts';
 import type { Version } from './conflicts.ts';
 import { bumpVV, compareVV, conflictName, mergeVV, sameContent, wins } from './conflicts.ts';
-import type { PacerOptions } from './pacer.ts';
+import type { Paced, PacerOptions } from './pacer.ts';
 import { Pacer } from './pacer.ts';
 import type { FileMsg, ManifestEntry, ManifestMsg, WantMsg } from './protocol.ts';
-import { chunkMsg, chunks, fileMsg, MANIFEST_ENTRIES_PER_MESSAGE, manifestMsg, parseMirrorMsg, wantMsg } from './protocol.ts';
-import { hashOf, isIgnored, statOf, walk } from './scan.ts';
+import { CHUNK_BYTES, chunkMsg, chunks, fileMsg, MANIFEST_ENTRIES_PER_MESSAGE, manifestMsg, parseMirrorMsg, wantMsg } from './protocol.ts';
+import { isIgnored, pathProblem } from './path-policy.ts';
+import { hashOf, statOf, walk } from './scan.ts';
 import type { FileStat } from './scan.ts';
 import type { IndexEntry, MirrorIndex } from './state.ts';
 import { FolderWatcher } from './watch.ts';
@@ -24,6 +25,8 @@ export interface MirrorEvents extends Record<string, unknown> {
   sent: { op: 'write' | 'delete'; path: string; size: number | null };
   /** Both sides changed `path` independently. `keptAs`: where this device's losing version was saved (null when it won). */
   conflict: { path: string; winner: string; loser: string; keptAs: string | null };
+  /** Something a peer sent (or a local path) that the mirror will not act on, and why. Names are raw: escape to print. */
+  refused: { from: string; path: string; reason: string };
   warning: { message: string };
 }
 
@@ -36,14 +39,48 @@ export interface MirrorOptions {
   debounceMs?: number;
   rescanMs?: number;
   pacer?: Partial<PacerOptions>;
+  /** Clock for transfer expiry and manifest-reply pacing (ms). */
+  now?: () => number;
+  limits?: Partial<MirrorLimits>;
 }
+
+/** What one peer may hold of this mirror's memory and attention (issue 15: a hostile device in the room). */
+export interface MirrorLimits {
+  /** Unfinished chunked transfers from one peer at once. */
+  transfersPerPeer: number;
+  /** Declared bytes of one peer's unfinished transfers together. */
+  transferBytesPerPeer: number;
+  /** Largest file accepted from a peer. */
+  fileBytes: number;
+  /** Unfinished transfers are forgotten after this long (the next manifest exchange fetches the file again). */
+  transferTtlMs: number;
+  /** Bytes (base64) queued for one peer before its further wants wait. */
+  queuedBytesPerPeer: number;
+  /** Paths one peer may have waiting to be served. */
+  wantBacklogPerPeer: number;
+  /** One full manifest reply per peer per this interval; requests within it are coalesced into one reply after it. */
+  manifestReplyIntervalMs: number;
+}
+
+export const DEFAULT_LIMITS: MirrorLimits = {
+  transfersPerPeer: 16,
+  transferBytesPerPeer: 512 * 1024 * 1024,
+  fileBytes: 512 * 1024 * 1024,
+  transferTtlMs: 5 * 60_000,
+  queuedBytesPerPeer: 16 * 1024 * 1024,
+  wantBacklogPerPeer: 100_000,
+  manifestReplyIntervalMs: 10_000,
+};
 
 /** Files up to this size are re-hashed on every watcher event (so same-size edits within one mtime tick are seen). */
 const ALWAYS_HASH_BYTES = 8 * 1024 * 1024;
-/** Incomplete chunked transfers are forgotten after this long (the manifest exchange fetches the file again). */
-const TRANSFER_TTL_MS = 5 * 60_000;
 
-interface Transfer { meta: FileMsg; from: string; parts: string[]; got: number; at: number }
+interface Transfer { meta: FileMsg; from: string; parts: Buffer[]; got: number; at: number; size: number }
+
+/** Bytes chunk `i` of a `size`-byte file must hold. */
+const chunkBytes = (size: number, n: number, i: number) => (i < n - 1 ? CHUNK_BYTES : size - (n - 1) * CHUNK_BYTES);
+/** How many chunks a `size`-byte file is sent in (an empty file is one empty chunk). */
+const chunkCount = (size: number) => Math.max(1, Math.ceil(size / CHUNK_BYTES));
 
 export class Mirror extends Emitter<MirrorEvents> {
   readonly root: string;
@@ -55,6 +92,18 @@ export class Mirror extends Emitter<MirrorEvents> {
   private readonly transfers = new Map<string, Transfer>();
   private readonly offs: Array<() => void> = [];
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly now: () => number;
+  private readonly limits: MirrorLimits;
+  /** Per peer: base64 bytes queued for it, and how many queued items each (peer, path) has. */
+  private readonly queuedBytes = new Map<string, number>();
+  private readonly queuedItems = new Map<string, number>();
+  /** Per peer: paths it asked for that wait until its queue has room (de-duplicated). */
+  private readonly wants = new Map<string, Set<string>>();
+  /** Per peer: when its last full manifest reply went, and the coalesced reply waiting for the interval's end. */
+  private readonly manifestReplies = new Map<string, number>();
+  private readonly manifestTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Local paths already reported as not syncable (reported once each). */
+  private readonly unsyncable = new Set<string>();
 
   constructor(opts: MirrorOptions) {
     super();
@@ -62,6 +111,8 @@ export class Mirror extends Emitter<MirrorEvents> {
     this.device = opts.device;
     this.client = opts.client;
     this.index = opts.index;
+    this.now = opts.now ?? Date.now;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.watcher = new FolderWatcher(opts.root, {
       debounceMs: opts.debounceMs ?? 10,
       rescanMs: opts.rescanMs ?? 10_000,
@@ -73,6 +124,7 @@ export class Mirror extends Emitter<MirrorEvents> {
     this.pacer = new Pacer(
       { messagesPerSecond: 80, messageBurst: 150, bytesPerSecond: 3.5 * 1024 * 1024, byteBurst: 3.5 * 1024 * 1024, ...opts.pacer },
       (item) => {
+        this.unqueue(item);
         try {
           this.client.send(item.to, item.payload);
         } catch (err) {
@@ -99,10 +151,7 @@ export class Mirror extends Emitter<MirrorEvents> {
       }),
       this.client.on('resync', () => this.guard(() => this.sendManifest('broadcast', false))),
     );
-    this.sweepTimer = setInterval(() => {
-      const old = Date.now() - TRANSFER_TTL_MS;
-      for (const [x, t] of this.transfers) if (t.at < old) this.transfers.delete(x);
-    }, 30_000);
+    this.sweepTimer = setInterval(() => this.sweep(), 30_000);
     this.sweepTimer.unref?.();
   }
 
@@ -116,7 +165,28 @@ export class Mirror extends Emitter<MirrorEvents> {
     this.pacer.close();
     for (const off of this.offs.splice(0)) off();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const t of this.manifestTimers.values()) clearTimeout(t);
+    this.manifestTimers.clear();
     this.index.close();
+  }
+
+  /** Unfinished transfers held now (for tests and status). */
+  get transfersInFlight(): number {
+    return this.transfers.size;
+  }
+
+  /** Forgets unfinished transfers older than the limit (the next manifest exchange fetches those files again). */
+  sweep(): void {
+    const old = this.now() - this.limits.transferTtlMs;
+    for (const [key, t] of this.transfers) {
+      if (t.at >= old) continue;
+      this.transfers.delete(key);
+      this.emit('warning', { message: `${t.meta.path} from ${t.from} did not arrive in full within ${Math.round(this.limits.transferTtlMs / 1000)} s; forgotten (fetched again at the next manifest exchange)` });
+    }
+  }
+
+  private refuse(from: string, path: string, reason: string): void {
+    this.emit('refused', { from, path, reason });
   }
 
   private guard(fn: () => void): void {
@@ -139,10 +209,7 @@ export class Mirror extends Emitter<MirrorEvents> {
   /** Looks at one path (a file, a folder, or something gone) and records + sends what changed. */
   private checkPath(rel: string, thorough: boolean): void {
     if (isIgnored(rel)) return;
-    let st: Stats | null = null;
-    try {
-      st = lstatSync(absPath(this.root, rel));
-    } catch { /* gone */ }
+    const st: Stats | null = lstatInside(this.root, rel); // null when gone or behind a symlink
     if (st?.isFile()) return this.checkFile(rel, statOf(st), thorough);
     const present = st?.isDirectory() ? walk(this.root, rel) : new Map<string, FileStat>();
     for (const [p, s] of present) this.checkFile(p, s, thorough);
@@ -153,15 +220,25 @@ export class Mirror extends Emitter<MirrorEvents> {
   }
 
   private checkFile(rel: string, st: FileStat, thorough: boolean): void {
+    const problem = pathProblem(rel);
+    if (problem) {
+      // The same policy for what this side sends: a name another system cannot hold safely stays here.
+      if (this.unsyncable.size < 10_000 && !this.unsyncable.has(rel)) {
+        this.unsyncable.add(rel);
+        this.refuse('this device', rel, `not synced: ${problem}`);
+      }
+      return;
+    }
     const e = this.index.get(rel);
     const same = e && e.hash !== null && e.size === st.size && e.mtimeMs === st.mtimeMs;
     if (same && !(thorough && st.size <= ALWAYS_HASH_BYTES)) return;
-    let content: Buffer;
+    let content: Buffer | null;
     try {
-      content = readFileSync(absPath(this.root, rel));
+      content = readInside(this.root, rel);
     } catch {
       return; // replaced or removed meanwhile: its own event follows
     }
+    if (content === null) return;
     const hash = hashOf(content);
     if (e && e.hash === hash) {
       if (!same) this.index.set(rel, { ...e, size: st.size, mtimeMs: st.mtimeMs });
@@ -187,9 +264,27 @@ export class Mirror extends Emitter<MirrorEvents> {
 
   // ---- sending ----
 
-  private queue(to: string, payload: unknown, dataChars = 0): void {
+  private queue(to: string, payload: unknown, dataChars = 0, path = ''): void {
     // Frame size estimate for the pacer: the data plus generous room for the envelope and the message's fields.
-    this.pacer.push({ to, payload, bytes: dataChars + 1024 });
+    const bytes = dataChars + 1024;
+    if (to !== 'broadcast') {
+      this.queuedBytes.set(to, (this.queuedBytes.get(to) ?? 0) + bytes);
+      if (path) this.queuedItems.set(`${to}\0${path}`, (this.queuedItems.get(`${to}\0${path}`) ?? 0) + 1);
+    }
+    this.pacer.push({ to, payload, bytes, path });
+  }
+
+  /** Accounts for an item leaving the queue; a peer whose queue has room again is served its waiting wants. */
+  private unqueue(item: Paced): void {
+    if (item.to === 'broadcast') return;
+    const left = (this.queuedBytes.get(item.to) ?? 0) - item.bytes;
+    if (left > 0) this.queuedBytes.set(item.to, left);
+    else this.queuedBytes.delete(item.to);
+    const key = `${item.to}\0${item.path ?? ''}`;
+    const n = (this.queuedItems.get(key) ?? 0) - 1;
+    if (n > 0) this.queuedItems.set(key, n);
+    else this.queuedItems.delete(key);
+    if (this.wants.has(item.to) && left < this.limits.queuedBytesPerPeer) queueMicrotask(() => this.guard(() => this.serveWants(item.to)));
   }
 
   private sendVersion(to: string, rel: string, v: Version, content: Buffer | null): void {
@@ -197,8 +292,8 @@ export class Mirror extends Emitter<MirrorEvents> {
     if (v.hash === null || content === null) return this.queue(to, fileMsg({ ...base, hash: null }));
     const parts = chunks(content);
     const x = randomBytes(9).toString('base64url');
-    this.queue(to, fileMsg({ ...base, size: content.length, x, n: parts.length, data: parts[0] }), parts[0].length);
-    for (let i = 1; i < parts.length; i++) this.queue(to, chunkMsg({ dev: this.device, x, i, data: parts[i] }), parts[i].length);
+    this.queue(to, fileMsg({ ...base, size: content.length, x, n: parts.length, data: parts[0] }), parts[0].length, rel);
+    for (let i = 1; i < parts.length; i++) this.queue(to, chunkMsg({ dev: this.device, x, i, data: parts[i] }), parts[i].length, rel);
   }
 
   private sendManifest(to: string, reply: boolean): void {
@@ -215,32 +310,64 @@ export class Mirror extends Emitter<MirrorEvents> {
   private onMessage(m: RelayMessage): void {
     const msg = parseMirrorMsg(m.payload);
     if (!msg || msg.dev === this.device) return;
+    const from = m.from;
     switch (msg.k) {
       case 'file': {
-        if (msg.hash === null) return this.receive(msg, null);
-        if (msg.n === 1) return this.receive(msg, Buffer.from(msg.data!, 'base64'));
-        const parts = new Array<string>(msg.n!);
-        parts[0] = msg.data!;
-        this.transfers.set(msg.x!, { meta: msg, from: m.from, parts, got: 1, at: Date.now() });
-        return;
+        const problem = pathProblem(msg.path) ?? leavesFolder(this.root, msg.path);
+        if (problem) return this.refuse(from, msg.path, problem);
+        if (msg.hash === null) return this.receive(msg, null, from);
+        return this.startTransfer(msg, from);
       }
       case 'chunk': {
-        const t = this.transfers.get(msg.x);
+        const key = `${from}\0${msg.x}`; // transfer ids are the sender's: another peer cannot add to them
+        const t = this.transfers.get(key);
         if (!t || msg.i >= t.parts.length || t.parts[msg.i] !== undefined) return;
-        t.parts[msg.i] = msg.data;
+        const data = Buffer.from(msg.data, 'base64');
+        const want = chunkBytes(t.size, t.parts.length, msg.i);
+        if (data.length !== want) {
+          this.transfers.delete(key);
+          return this.refuse(from, t.meta.path, `chunk ${msg.i} holds ${data.length} bytes, the declared size needs ${want}`);
+        }
+        t.parts[msg.i] = data;
+        t.at = this.now();
         if (++t.got < t.parts.length) return;
-        this.transfers.delete(msg.x);
-        return this.receive(t.meta, Buffer.concat(t.parts.map((p) => Buffer.from(p, 'base64'))));
+        this.transfers.delete(key);
+        return this.receive(t.meta, Buffer.concat(t.parts), from);
       }
       case 'manifest':
-        return this.onManifest(msg, m.from);
+        return this.onManifest(msg, from);
       case 'want':
-        return this.onWant(msg, m.from);
+        return this.onWant(msg, from);
     }
   }
 
+  /** The first part of a file version: checked against its declared size, then applied or held for its chunks. */
+  private startTransfer(msg: FileMsg, from: string): void {
+    const size = msg.size!;
+    const n = msg.n!;
+    if (size > this.limits.fileBytes) return this.refuse(from, msg.path, `declares ${size} bytes, over the ${this.limits.fileBytes}-byte limit for a file from a peer`);
+    if (n !== chunkCount(size)) return this.refuse(from, msg.path, `declares ${size} bytes in ${n} chunks; that size is sent in ${chunkCount(size)}`);
+    const first = Buffer.from(msg.data!, 'base64');
+    if (first.length !== chunkBytes(size, n, 0)) return this.refuse(from, msg.path, `its first chunk holds ${first.length} bytes, the declared size needs ${chunkBytes(size, n, 0)}`);
+    if (n === 1) return this.receive(msg, first, from);
+    this.sweep();
+    let count = 0;
+    let bytes = 0;
+    for (const t of this.transfers.values()) {
+      if (t.from !== from) continue;
+      count++;
+      bytes += t.size;
+    }
+    if (count >= this.limits.transfersPerPeer || bytes + size > this.limits.transferBytesPerPeer) {
+      return this.refuse(from, msg.path, `${from} has ${count} unfinished transfers (${bytes} bytes) already; limit ${this.limits.transfersPerPeer} unfinished transfers, ${this.limits.transferBytesPerPeer} bytes`);
+    }
+    const parts = new Array<Buffer>(n);
+    parts[0] = first;
+    this.transfers.set(`${from}\0${msg.x}`, { meta: msg, from, parts, got: 1, at: this.now(), size });
+  }
+
   /** A peer's version of a file (content null for a deletion): apply, ignore as stale, or resolve a conflict. */
-  private receive(meta: FileMsg, content: Buffer | null): void {
+  private receive(meta: FileMsg, content: Buffer | null, from: string): void {
     const rel = meta.path;
     if (content !== null && hashOf(content) !== meta.hash) {
       return this.emit('warning', { message: `${rel} from ${meta.dev} arrived damaged (hash mismatch); it will be fetched again at the next manifest exchange` });
@@ -250,13 +377,13 @@ export class Mirror extends Emitter<MirrorEvents> {
     const local = this.index.get(rel);
     if (!local) {
       if (remote.hash === null) return this.index.set(rel, { ...remote, size: null, mtimeMs: null });
-      return this.apply(rel, remote, content, meta.dev, true);
+      return this.apply(rel, remote, content, from, true);
     }
     const order = compareVV(remote.vv, local.vv);
     if (order === 'equal' || order === 'before') return;
     if (order === 'after') {
       if (sameContent(local, remote)) return this.index.set(rel, { ...local, vv: remote.vv, t: remote.t, d: remote.d });
-      return this.apply(rel, remote, content, meta.dev, local.hash === null);
+      return this.apply(rel, remote, content, from, local.hash === null);
     }
     // concurrent: neither side had seen the other's change
     const merged = mergeVV(local.vv, remote.vv);
@@ -271,11 +398,13 @@ export class Mirror extends Emitter<MirrorEvents> {
     let keptAs: string | null = null;
     if (local.hash !== null) {
       keptAs = conflictName(rel, local.d, (p) => (this.index.get(p)?.hash ?? null) !== null || existsSync(absPath(this.root, p)));
-      writeAtomic(this.root, keptAs, readFileSync(absPath(this.root, rel)));
+      const mine = readInside(this.root, rel);
+      if (mine === null) return; // gone meanwhile: its own event follows
+      writeAtomic(this.root, keptAs, mine);
       this.checkPath(keptAs, true); // a new file of this device: recorded and sent like any other
     }
     const resolved: Version = { ...remote, vv: merged };
-    this.apply(rel, resolved, content, meta.dev, local.hash === null);
+    this.apply(rel, resolved, content, from, local.hash === null);
     if (keptAs) this.emit('conflict', { path: rel, winner: remote.d, loser: local.d, keptAs });
     // Tell the peers the outcome, so their version vectors include this side's lost change.
     this.sendVersion('broadcast', rel, resolved, content);
@@ -283,7 +412,12 @@ export class Mirror extends Emitter<MirrorEvents> {
 
   private apply(rel: string, v: Version, content: Buffer | null, from: string, created: boolean): void {
     if (v.hash === null) {
-      remove(this.root, rel);
+      try {
+        remove(this.root, rel);
+      } catch (err) {
+        if (err instanceof RefusedPath) return this.refuse(from, rel, err.message);
+        throw err;
+      }
       this.index.set(rel, { ...v, size: null, mtimeMs: null });
       return this.emit('applied', { op: 'delete', path: rel, from, size: null, created: false });
     }
@@ -292,6 +426,7 @@ export class Mirror extends Emitter<MirrorEvents> {
     try {
       st = writeAtomic(this.root, rel, content);
     } catch (err) {
+      if (err instanceof RefusedPath) return this.refuse(from, rel, err.message);
       return this.emit('warning', { message: `cannot write ${rel}: ${(err as Error).message}` });
     }
     this.index.set(rel, { ...v, size: st.size, mtimeMs: st.mtimeMs });
@@ -300,7 +435,13 @@ export class Mirror extends Emitter<MirrorEvents> {
 
   private onManifest(msg: ManifestMsg, from: string): void {
     const wants: string[] = [];
+    let refused = 0;
     for (const [path, hash, vv, t, d] of msg.entries) {
+      const problem = pathProblem(path);
+      if (problem) {
+        if (refused++ === 0) this.refuse(from, path, `in a manifest: ${problem}`);
+        continue;
+      }
       this.checkPath(path, false);
       const local = this.index.get(path);
       const remote: Version = { vv, t, d, hash };
@@ -316,29 +457,83 @@ export class Mirror extends Emitter<MirrorEvents> {
         continue;
       }
       if (order === 'concurrent' && !wins(remote, local)) continue; // the peer fetches ours
-      if (hash === null) this.receive(fileMsg({ dev: msg.dev, path, vv, t, d, hash: null }), null);
+      if (hash === null) this.receive(fileMsg({ dev: msg.dev, path, vv, t, d, hash: null }), null, from);
       else wants.push(path);
     }
+    if (refused > 1) this.emit('warning', { message: `${refused - 1} more paths refused in that manifest from ${from}` });
     for (let i = 0; i < wants.length; i += MANIFEST_ENTRIES_PER_MESSAGE) {
       this.queue(from, wantMsg({ dev: this.device, paths: wants.slice(i, i + MANIFEST_ENTRIES_PER_MESSAGE) }));
     }
-    if (!msg.reply && msg.part === 0) this.sendManifest(from, true);
+    if (!msg.reply && msg.part === 0) this.replyManifest(from);
   }
 
-  private onWant(msg: WantMsg, from: string): void {
-    for (const path of msg.paths) {
-      this.checkPath(path, true);
-      const e = this.index.get(path);
-      if (!e) continue;
-      let content: Buffer | null = null;
-      if (e.hash !== null) {
-        try {
-          content = readFileSync(absPath(this.root, path));
-        } catch {
-          continue;
-        }
-      }
-      this.sendVersion(from, path, e, content);
+  /** A full manifest for `peer`: at once, or — asked again within the interval — one coalesced reply at its end. */
+  private replyManifest(peer: string): void {
+    const now = this.now();
+    const wait = (this.manifestReplies.get(peer) ?? -Infinity) + this.limits.manifestReplyIntervalMs - now;
+    if (wait <= 0) {
+      this.manifestReplies.set(peer, now);
+      return this.sendManifest(peer, true);
     }
+    if (this.manifestTimers.has(peer)) return;
+    this.emit('warning', { message: `${peer} asked for this folder's manifest again within ${this.limits.manifestReplyIntervalMs / 1000} s; one reply follows in ${Math.ceil(wait / 1000)} s, repeats until then are ignored` });
+    const timer = setTimeout(() => {
+      this.manifestTimers.delete(peer);
+      this.manifestReplies.set(peer, this.now());
+      this.guard(() => this.sendManifest(peer, true));
+    }, wait);
+    timer.unref?.();
+    this.manifestTimers.set(peer, timer);
+  }
+
+  /** A peer's request for files: de-duplicated, capped, and served as its queue has room (memory bounded per peer). */
+  private onWant(msg: WantMsg, from: string): void {
+    const backlog = this.wants.get(from) ?? new Set<string>();
+    let repeated = 0;
+    let over = Math.max(0, msg.paths.length - MANIFEST_ENTRIES_PER_MESSAGE);
+    let refused = 0;
+    for (const path of msg.paths.slice(0, MANIFEST_ENTRIES_PER_MESSAGE)) {
+      const problem = pathProblem(path);
+      if (problem) {
+        if (refused++ === 0) this.refuse(from, path, `asked for: ${problem}`);
+      } else if (backlog.has(path) || this.queuedItems.has(`${from}\0${path}`)) repeated++;
+      else if (backlog.size >= this.limits.wantBacklogPerPeer) over++;
+      else backlog.add(path);
+    }
+    if (backlog.size > 0) this.wants.set(from, backlog);
+    if (repeated > 0) this.emit('warning', { message: `${from} asked for ${repeated} files already on their way to it; repeats ignored` });
+    if (over > 0) this.emit('warning', { message: `${from} asked for ${over} files over the limit (${MANIFEST_ENTRIES_PER_MESSAGE} a message, ${this.limits.wantBacklogPerPeer} waiting); ignored` });
+    if (refused > 1) this.emit('warning', { message: `${refused - 1} more paths refused in that request from ${from}` });
+    this.serveWants(from);
+  }
+
+  private serveWants(peer: string): void {
+    const backlog = this.wants.get(peer);
+    if (!backlog) return;
+    for (const path of backlog) {
+      if ((this.queuedBytes.get(peer) ?? 0) >= this.limits.queuedBytesPerPeer) return;
+      backlog.delete(path);
+      this.serveOne(peer, path);
+    }
+    this.wants.delete(peer);
+  }
+
+  private serveOne(peer: string, path: string): void {
+    const outside = leavesFolder(this.root, path);
+    if (outside) return this.refuse(peer, path, `asked for: ${outside}`);
+    this.checkPath(path, true);
+    const e = this.index.get(path);
+    if (!e) return;
+    let content: Buffer | null = null;
+    if (e.hash !== null) {
+      try {
+        content = readInside(this.root, path);
+      } catch (err) {
+        if (err instanceof RefusedPath) return this.refuse(peer, path, `asked for: ${err.message}`);
+        return;
+      }
+      if (content === null) return;
+    }
+    this.sendVersion(peer, path, e, content);
   }
 }

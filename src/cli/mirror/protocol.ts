@@ -1,6 +1,6 @@
 // The payloads `hone-sync mirror` puts in relay envelopes: a file version (content inline or in chunks), chunks,
-// manifests (every path's version, exchanged on (re)join) and requests for files; plus encoding and strict parsing.
-import { isSafeRelPath } from './scan.ts';
+// manifests (every path's version, exchanged on (re)join) and requests for files; plus encoding and strict parsing of
+// their shape (what a path may be is path-policy.ts's, checked by the engine so each refusal is reported).
 import type { VersionVector } from './conflicts.ts';
 
 /** Raw bytes per chunk: 192 KiB → 256 KiB of base64, well under the relay's 1 MiB frame limit. */
@@ -40,6 +40,7 @@ const isStr = (v: unknown, max = 256): v is string => typeof v === 'string' && v
 const isHash = (v: unknown): v is string | null => v === null || (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v));
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isPath = (v: unknown): v is string => isStr(v, 4096);
 
 export function isVV(v: unknown): v is VersionVector {
   if (!isObj(v)) return false;
@@ -53,7 +54,7 @@ export function parseMirrorMsg(payload: unknown): MirrorMsg | null {
   const p = payload;
   switch (p.k) {
     case 'file': {
-      if (!isSafeRelPath(p.path) || !isVV(p.vv) || !isTime(p.t) || !isStr(p.d, 128) || !isHash(p.hash)) return null;
+      if (!isPath(p.path) || !isVV(p.vv) || !isTime(p.t) || !isStr(p.d, 128) || !isHash(p.hash)) return null;
       if (p.hash === null) return p as FileMsg;
       if (!isCount(p.size) || !isStr(p.x, 64) || !Number.isSafeInteger(p.n) || p.n < 1 || typeof p.data !== 'string') return null;
       return p as FileMsg;
@@ -63,11 +64,11 @@ export function parseMirrorMsg(payload: unknown): MirrorMsg | null {
     case 'manifest': {
       if (typeof p.reply !== 'boolean' || !isCount(p.part) || !isCount(p.parts) || !Array.isArray(p.entries)) return null;
       const entries = p.entries.filter((e: unknown): e is ManifestEntry =>
-        Array.isArray(e) && isSafeRelPath(e[0]) && isHash(e[1]) && isVV(e[2]) && isTime(e[3]) && isStr(e[4], 128));
+        Array.isArray(e) && isPath(e[0]) && isHash(e[1]) && isVV(e[2]) && isTime(e[3]) && isStr(e[4], 128));
       return { ...(p as ManifestMsg), entries };
     }
     case 'want':
-      return Array.isArray(p.paths) ? { ...(p as WantMsg), paths: p.paths.filter(isSafeRelPath) } : null;
+      return Array.isArray(p.paths) ? { ...(p as WantMsg), paths: p.paths.filter(isPath) } : null;
     default:
       return null;
   }

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../../client/atomic-file.ts';
 import type { SeqStore } from '../../client/relay-client.ts';
 import type { Version } from './conflicts.ts';
 import { isVV } from './protocol.ts';
-import { STATE_DIR } from './scan.ts';
+import { STATE_DIR } from './path-policy.ts';
 
 /** Journal key of the relay position (a path cannot be empty). */
 const SEQ_KEY = '';
