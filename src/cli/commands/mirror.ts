@@ -12,6 +12,8 @@ import { MirrorIndex } from '../mirror/state.ts';
 import { openRelay } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
+/** Appended to the device name for the mirror's own relay label. */
+const MIRROR_SUFFIX = '/mirror';
 const USAGE = 'usage: hone-sync mirror <dir> --project <key>';
 
 export function formatSize(n: number | null): string {
@@ -33,7 +35,7 @@ export async function mirror(ctx: Ctx): Promise<void> {
   const root = realpathSync(dir);
   const device = ctx.settings.syncDeviceName;
   // Its own label, so `hone-sync watch` on this device can run beside it in the same room.
-  const label = `${device}/mirror`;
+  const label = `${device}${MIRROR_SUFFIX}`;
   const index = new MirrorIndex(root, project.roomId, device);
   const client = openRelay(ctx, project.roomId, label, me.token, index.seqStore(), { outboxLimit: 10_000, backoff: { baseMs: 250, maxMs: 5000 } });
   const engine = new Mirror({ root, device, client, index });
@@ -49,13 +51,15 @@ export async function mirror(ctx: Ctx): Promise<void> {
 
   // Every name in these lines may come from a peer: printed through `printable` (ESC, CR, LF… escaped); JSON escapes its own.
   const p = printable;
+  /** A peer as the relay named it (its join label, which a peer cannot forge per message), without our "/mirror" suffix. */
+  const peer = (label: string) => p(label.endsWith(MIRROR_SUFFIX) ? label.slice(0, -MIRROR_SUFFIX.length) : label);
   engine.on('sent', (c) => out('sent', c, `→ ${c.op === 'write' ? 'sent' : 'deleted'} ${p(c.path)}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
   engine.on('applied', (c) => out('applied', c,
-    `← ${p(c.from)}: ${c.op === 'delete' ? 'deleted' : c.created ? 'created' : 'updated'} ${p(c.path)}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
+    `← ${peer(c.from)}: ${c.op === 'delete' ? 'deleted' : c.created ? 'created' : 'updated'} ${p(c.path)}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
   engine.on('conflict', (c) => out('conflict', c, c.keptAs
     ? `! conflict in ${p(c.path)}: ${p(c.winner)}'s later edit wins; this device's edit is kept as ${p(c.keptAs)}`
     : `! conflict in ${p(c.path)}: this device's later edit wins; ${p(c.loser)} keeps its edit as a .conflict-${p(c.loser)} copy`));
-  engine.on('refused', (r) => status('refused', r, `hone-sync: refused ${p(r.path)} from ${p(r.from)}: ${p(r.reason)}`));
+  engine.on('refused', (r) => status('refused', r, `hone-sync: refused ${p(r.path)} from ${peer(r.from)}: ${p(r.reason)}`));
   engine.on('warning', (w) => status('warning', w, `hone-sync: warning: ${p(w.message)}`));
   client.on('dropped', (d) => status('warning', { message: `a message was dropped (${d.reason}${d.code ? ` ${d.code}` : ''})` }, `hone-sync: warning: a message was dropped (${d.reason}${d.code ? ` ${d.code}` : ''}); the next manifest exchange repairs it`));
 

@@ -170,6 +170,13 @@ export class Mirror extends Emitter<MirrorEvents> {
     this.index.close();
   }
 
+  /** Paths peers asked for that wait for room in their queue (for tests and status). */
+  get waitingWants(): number {
+    let n = 0;
+    for (const b of this.wants.values()) n += b.size;
+    return n;
+  }
+
   /** Unfinished transfers held now (for tests and status). */
   get transfersInFlight(): number {
     return this.transfers.size;
