@@ -155,7 +155,40 @@ export function removeEmptyDirs(root: string, rel: string, keep: (dir: string) =
   }
 }
 
-/** Clears temporary files a killed mirror left behind. */
+/** Files a peer deleted are kept here for a while, by content hash, so a rename's new path can take them back. */
+const TRASH = 'trash';
+/** At most this many deleted files are kept (the oldest go first). */
+const TRASH_FILES = 32;
+
+/**
+ * Removes the regular file `rel` like `remove`, but keeps its content in .hone-sync/trash/<hash> (a rename within
+ * the file system, no copy), so a rename that arrives as delete + "same content as" is applied without the content.
+ */
+export function removeToTrash(root: string, rel: string, hash: string | null): void {
+  if (hash === null || !/^[0-9a-f]{64}$/.test(hash)) return remove(root, rel);
+  if (!parentsInside(root, rel, false)) return;
+  const st = lstatOrNull(absPath(root, rel));
+  if (st === null) return;
+  if (!st.isFile()) throw new RefusedPath(rel, `${rel} is ${st.isSymbolicLink() ? 'a symlink' : 'not a regular file'} here; not removed`);
+  const dir = join(root, STATE_DIR, TRASH);
+  mkdirSync(dir, { recursive: true });
+  renameSync(absPath(root, rel), join(dir, hash));
+  const kept = readdirSync(dir).map((name) => ({ name, at: lstatOrNull(join(dir, name))?.ctimeMs ?? 0 })).sort((a, b) => b.at - a.at);
+  for (const old of kept.slice(TRASH_FILES)) rmSync(join(dir, old.name), { force: true });
+}
+
+/** The content of a trashed file with this hash, if kept (verified by the caller). */
+export function fromTrash(root: string, hash: string): Buffer | null {
+  if (!/^[0-9a-f]{64}$/.test(hash)) return null;
+  try {
+    return readFileSync(join(root, STATE_DIR, TRASH, hash));
+  } catch {
+    return null;
+  }
+}
+
+/** Clears temporary files a killed mirror left behind, and the trash of an earlier run. */
 export function clearTmp(root: string): void {
   rmSync(join(root, STATE_DIR, 'tmp'), { recursive: true, force: true });
+  rmSync(join(root, STATE_DIR, TRASH), { recursive: true, force: true });
 }

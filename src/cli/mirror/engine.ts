@@ -5,13 +5,13 @@ import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Emitter } from '../../client/emitter.ts';
 import type { RelayClient, RelayMessage } from '../../client/relay-client.ts';
-import { absPath, clearTmp, leavesFolder, lstatInside, readInside, RefusedPath, remove, writeAtomic } from './apply.ts';
+import { absPath, clearTmp, fromTrash, leavesFolder, lstatInside, makeDir, readInside, RefusedPath, removeEmptyDirs, removeToTrash, writeAtomic } from './apply.ts';
 import type { Version } from './conflicts.ts';
 import { bumpVV, compareVV, conflictName, mergeVV, sameContent, wins } from './conflicts.ts';
 import type { Paced, PacerOptions } from './pacer.ts';
 import { Pacer } from './pacer.ts';
 import type { FileMsg, ManifestEntry, ManifestMsg, WantMsg } from './protocol.ts';
-import { CHUNK_BYTES, chunkMsg, chunks, fileMsg, MANIFEST_ENTRIES_PER_MESSAGE, manifestMsg, parseMirrorMsg, wantMsg } from './protocol.ts';
+import { CHUNK_BYTES, chunkMsg, chunks, fileMsg, FOLDER, isFolderPath, MANIFEST_ENTRIES_PER_MESSAGE, manifestMsg, parseMirrorMsg, wantMsg } from './protocol.ts';
 import { isIgnored, pathProblem } from './path-policy.ts';
 import { hashOf, statOf, walk } from './scan.ts';
 import type { FileStat } from './scan.ts';
@@ -19,10 +19,12 @@ import type { IndexEntry, MirrorIndex } from './state.ts';
 import { FolderWatcher } from './watch.ts';
 
 export interface MirrorEvents extends Record<string, unknown> {
-  /** A peer's change written into the folder. */
-  applied: { op: 'write' | 'delete'; path: string; from: string; size: number | null; created: boolean };
-  /** A local change sent to the peers. */
-  sent: { op: 'write' | 'delete'; path: string; size: number | null };
+  /** A peer's change written into the folder (a folder's path ends in '/'); `source`: taken from that local file, not sent. */
+  applied: { op: 'write' | 'delete'; path: string; from: string; size: number | null; created: boolean; source?: string };
+  /** A local change sent to the peers; `source`: the content was not sent, the peers hold it as `source` (a rename or copy). */
+  sent: { op: 'write' | 'delete'; path: string; size: number | null; source?: string };
+  /** A transfer of a large file going on: `done` of `total` bytes. */
+  progress: { direction: 'send' | 'receive'; path: string; peer: string; done: number; total: number };
   /** Both sides changed `path` independently. `keptAs`: where this device's losing version was saved (null when it won). */
   conflict: { path: string; winner: string; loser: string; keptAs: string | null };
   /** Something a peer sent (or a local path) that the mirror will not act on, and why. Names are raw: escape to print. */
@@ -72,6 +74,22 @@ export const DEFAULT_LIMITS: MirrorLimits = {
   manifestReplyIntervalMs: 10_000,
 };
 
+/** Files over this size report their transfer's progress. */
+export const PROGRESS_BYTES = 4 * 1024 * 1024;
+/** Files from this size on are sent as a reference when the peers hold the same content elsewhere (a rename, a copy). */
+const REF_BYTES = 16 * 1024;
+/** How long a deleted file's hash is remembered as "the peers have this content" (a rename is a delete and a create). */
+const RECENT_DELETE_MS = 60_000;
+
+/** An index key's path as a folder-less relative path ('dir/' → 'dir'). */
+const plainPath = (key: string) => (isFolderPath(key) ? key.slice(0, -1) : key);
+/** Why an index key (a file, or a folder ending in '/') is not acceptable; a folder key only with FOLDER or null. */
+function keyProblem(key: string, hash: string | null): string | null {
+  if (isFolderPath(key) !== (hash === FOLDER) && hash !== null) return 'a folder path with file content, or a file path marked as a folder';
+  return pathProblem(plainPath(key));
+}
+const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+
 /** Files up to this size are re-hashed on every watcher event (so same-size edits within one mtime tick are seen). */
 const ALWAYS_HASH_BYTES = 8 * 1024 * 1024;
 
@@ -104,6 +122,12 @@ export class Mirror extends Emitter<MirrorEvents> {
   private readonly manifestTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Local paths already reported as not syncable (reported once each). */
   private readonly unsyncable = new Set<string>();
+  /** Content hashes of files this side deleted lately → their path (a create with that content is a rename). */
+  private readonly recentDeletes = new Map<string, { path: string; at: number }>();
+  /** Content hashes of files a peer deleted here (kept in .hone-sync/trash) → their path, for the output of a rename. */
+  private readonly trashed = new Map<string, string>();
+  /** Large transfers being sent, by transfer id (for progress). */
+  private readonly outgoing = new Map<string, { path: string; peer: string; size: number }>();
 
   constructor(opts: MirrorOptions) {
     super();
@@ -206,24 +230,51 @@ export class Mirror extends Emitter<MirrorEvents> {
 
   // ---- local side ----
 
-  /** Walks the whole folder: new, changed and deleted files since the index was written. */
+  /** Walks the whole folder: new, changed and deleted files and folders since the index was written. */
   rescan(): void {
-    const present = walk(this.root);
-    for (const [rel, st] of present) this.checkFile(rel, st, false);
-    for (const [rel, e] of [...this.index.files]) if (e.hash !== null && !present.has(rel)) this.localDelete(rel);
+    this.compare('', walk.bind(null, this.root, ''), false);
+  }
+
+  /**
+   * Compares what `list` finds under `rel` ('' = everything) with the index: new and changed files and folders are
+   * recorded and sent, then what is gone is deleted — files first, then folders deepest first (so a peer's folder is
+   * empty by the time its delete arrives).
+   */
+  private compare(rel: string, list: (dirs: Set<string>) => Map<string, FileStat>, thorough: boolean): void {
+    const dirs = new Set<string>();
+    const present = list(dirs);
+    for (const [p, s] of present) this.checkFile(p, s, thorough);
+    for (const d of [...dirs].sort()) this.checkDir(d);
+    const inside = (p: string) => !rel || p === rel || p === rel + '/' || p.startsWith(rel + '/');
+    const gone = [...this.index.files].filter(([p, e]) => e.hash !== null && inside(p) && !(isFolderPath(p) ? dirs.has(plainPath(p)) : present.has(p)));
+    for (const [p] of gone) if (!isFolderPath(p)) this.localDelete(p);
+    for (const [p] of gone.filter(([q]) => isFolderPath(q)).sort(([a], [b]) => b.length - a.length)) this.localDelete(p);
   }
 
   /** Looks at one path (a file, a folder, or something gone) and records + sends what changed. */
   private checkPath(rel: string, thorough: boolean): void {
     if (isIgnored(rel)) return;
     const st: Stats | null = lstatInside(this.root, rel); // null when gone or behind a symlink
-    if (st?.isFile()) return this.checkFile(rel, statOf(st), thorough);
-    const present = st?.isDirectory() ? walk(this.root, rel) : new Map<string, FileStat>();
-    for (const [p, s] of present) this.checkFile(p, s, thorough);
-    const prefix = rel + '/';
-    for (const [p, e] of [...this.index.files]) {
-      if (e.hash !== null && (p === rel || p.startsWith(prefix)) && !present.has(p)) this.localDelete(p);
+    if (st?.isFile()) {
+      if (this.index.get(rel + '/')?.hash === FOLDER) this.compare(rel, () => new Map(), thorough); // a folder became a file
+      return this.checkFile(rel, statOf(st), thorough);
     }
+    this.compare(rel, (dirs) => {
+      if (!st?.isDirectory()) return new Map<string, FileStat>();
+      dirs.add(rel);
+      return walk(this.root, rel, dirs);
+    }, thorough);
+  }
+
+  /** Records a folder that exists here (so empty folders travel too). */
+  private checkDir(rel: string): void {
+    const key = rel + '/';
+    const e = this.index.get(key);
+    if (e?.hash === FOLDER || pathProblem(rel)) return;
+    const entry: IndexEntry = { vv: bumpVV(e?.vv ?? {}, this.device), t: Math.max(this.now(), (e?.t ?? 0) + 1), d: this.device, hash: FOLDER, size: null, mtimeMs: null };
+    this.index.set(key, entry);
+    this.sendVersion('broadcast', key, entry, null);
+    this.emit('sent', { op: 'write', path: key, size: null });
   }
 
   private checkFile(rel: string, st: FileStat, thorough: boolean): void {
@@ -256,14 +307,34 @@ export class Mirror extends Emitter<MirrorEvents> {
       size: content.length, mtimeMs: st.mtimeMs,
     };
     this.index.set(rel, entry);
+    const source = content.length >= REF_BYTES ? this.holderOf(hash, rel) : null;
+    if (source !== null) {
+      // The peers hold this content already (a rename or a copy): send the version without it.
+      this.queue('broadcast', fileMsg({ dev: this.device, path: rel, vv: entry.vv, t: entry.t, d: entry.d, hash, size: content.length, ref: true }), 0, rel);
+      return this.emit('sent', { op: 'write', path: rel, size: content.length, source });
+    }
     this.sendVersion('broadcast', rel, entry, content);
     this.emit('sent', { op: 'write', path: rel, size: content.length });
+  }
+
+  /** Another path this side synced with content `hash` (live, or deleted within the last minute), or null. */
+  private holderOf(hash: string, except: string): string | null {
+    const old = this.now() - RECENT_DELETE_MS;
+    for (const [h, r] of this.recentDeletes) if (r.at < old) this.recentDeletes.delete(h);
+    const deleted = this.recentDeletes.get(hash);
+    if (deleted && deleted.path !== except) return deleted.path;
+    for (const [p, e] of this.index.files) if (e.hash === hash && p !== except) return p;
+    return null;
   }
 
   private localDelete(rel: string): void {
     const e = this.index.get(rel);
     if (!e || e.hash === null) return;
-    const entry: IndexEntry = { vv: bumpVV(e.vv, this.device), t: Math.max(Date.now(), e.t + 1), d: this.device, hash: null, size: null, mtimeMs: null };
+    if (e.hash !== FOLDER) {
+      if (this.recentDeletes.size >= 10_000) this.recentDeletes.clear();
+      this.recentDeletes.set(e.hash, { path: rel, at: this.now() });
+    }
+    const entry: IndexEntry = { vv: bumpVV(e.vv, this.device), t: Math.max(this.now(), e.t + 1), d: this.device, hash: null, size: null, mtimeMs: null };
     this.index.set(rel, entry);
     this.sendVersion('broadcast', rel, entry, null);
     this.emit('sent', { op: 'delete', path: rel, size: null });
@@ -283,6 +354,13 @@ export class Mirror extends Emitter<MirrorEvents> {
 
   /** Accounts for an item leaving the queue; a peer whose queue has room again is served its waiting wants. */
   private unqueue(item: Paced): void {
+    const p = item.payload as { k?: string; x?: string; i?: number };
+    const big = p.x !== undefined ? this.outgoing.get(p.x) : undefined;
+    if (big) {
+      const done = Math.min(big.size, ((p.k === 'chunk' ? p.i! : 0) + 1) * CHUNK_BYTES);
+      this.emit('progress', { direction: 'send', path: big.path, peer: big.peer, done, total: big.size });
+      if (done >= big.size) this.outgoing.delete(p.x!);
+    }
     if (item.to === 'broadcast') return;
     const left = (this.queuedBytes.get(item.to) ?? 0) - item.bytes;
     if (left > 0) this.queuedBytes.set(item.to, left);
@@ -296,9 +374,10 @@ export class Mirror extends Emitter<MirrorEvents> {
 
   private sendVersion(to: string, rel: string, v: Version, content: Buffer | null): void {
     const base = { dev: this.device, path: rel, vv: v.vv, t: v.t, d: v.d, hash: v.hash };
-    if (v.hash === null || content === null) return this.queue(to, fileMsg({ ...base, hash: null }));
+    if (v.hash === null || v.hash === FOLDER || content === null) return this.queue(to, fileMsg({ ...base, hash: v.hash === FOLDER ? FOLDER : null }), 0, rel);
     const parts = chunks(content);
     const x = randomBytes(9).toString('base64url');
+    if (content.length > PROGRESS_BYTES) this.outgoing.set(x, { path: rel, peer: to, size: content.length });
     this.queue(to, fileMsg({ ...base, size: content.length, x, n: parts.length, data: parts[0] }), parts[0].length, rel);
     for (let i = 1; i < parts.length; i++) this.queue(to, chunkMsg({ dev: this.device, x, i, data: parts[i] }), parts[i].length, rel);
   }
@@ -320,9 +399,10 @@ export class Mirror extends Emitter<MirrorEvents> {
     const from = m.from;
     switch (msg.k) {
       case 'file': {
-        const problem = pathProblem(msg.path) ?? leavesFolder(this.root, msg.path);
+        const problem = keyProblem(msg.path, msg.hash) ?? leavesFolder(this.root, plainPath(msg.path));
         if (problem) return this.refuse(from, msg.path, problem);
-        if (msg.hash === null) return this.receive(msg, null, from);
+        if (msg.hash === null || msg.hash === FOLDER) return this.receive(msg, null, from);
+        if (msg.ref) return this.receiveRef(msg, from);
         return this.startTransfer(msg, from);
       }
       case 'chunk': {
@@ -337,6 +417,7 @@ export class Mirror extends Emitter<MirrorEvents> {
         }
         t.parts[msg.i] = data;
         t.at = this.now();
+        if (t.size > PROGRESS_BYTES) this.emit('progress', { direction: 'receive', path: t.meta.path, peer: from, done: Math.min(t.size, (t.got + 1) * CHUNK_BYTES), total: t.size });
         if (++t.got < t.parts.length) return;
         this.transfers.delete(key);
         return this.receive(t.meta, Buffer.concat(t.parts), from);
@@ -346,6 +427,22 @@ export class Mirror extends Emitter<MirrorEvents> {
       case 'want':
         return this.onWant(msg, from);
     }
+  }
+
+  /** A version whose content the sender says this side holds already (a rename or copy there): taken from here, or asked for. */
+  private receiveRef(msg: FileMsg, from: string): void {
+    const hash = msg.hash!;
+    const candidates = [...this.index.files].filter(([p, e]) => e.hash === hash && !isFolderPath(p)).map(([p]) => p).slice(0, 8);
+    for (const source of candidates) {
+      let content: Buffer | null = null;
+      try {
+        content = readInside(this.root, source);
+      } catch { /* refused or gone: try the next */ }
+      if (content !== null && hashOf(content) === hash) return this.receive(msg, content, from, source);
+    }
+    const kept = fromTrash(this.root, hash);
+    if (kept !== null && hashOf(kept) === hash) return this.receive(msg, kept, from, this.trashed.get(hash) ?? 'a deleted file');
+    this.queue(from, wantMsg({ dev: this.device, paths: [msg.path] }));
   }
 
   /** The first part of a file version: checked against its declared size, then applied or held for its chunks. */
@@ -374,23 +471,23 @@ export class Mirror extends Emitter<MirrorEvents> {
   }
 
   /** A peer's version of a file (content null for a deletion): apply, ignore as stale, or resolve a conflict. */
-  private receive(meta: FileMsg, content: Buffer | null, from: string): void {
+  private receive(meta: FileMsg, content: Buffer | null, from: string, source?: string): void {
     const rel = meta.path;
     if (content !== null && hashOf(content) !== meta.hash) {
       return this.emit('warning', { message: `${rel} from ${meta.dev} arrived damaged (hash mismatch); it will be fetched again at the next manifest exchange` });
     }
-    this.checkPath(rel, true); // an edit here that the watcher has not reported yet must not be overwritten unseen
+    this.checkPath(plainPath(rel), true); // an edit here that the watcher has not reported yet must not be overwritten unseen
     const remote: Version = { vv: meta.vv, t: meta.t, d: meta.d, hash: meta.hash };
     const local = this.index.get(rel);
     if (!local) {
       if (remote.hash === null) return this.index.set(rel, { ...remote, size: null, mtimeMs: null });
-      return this.apply(rel, remote, content, from, true);
+      return this.apply(rel, remote, content, from, true, source);
     }
     const order = compareVV(remote.vv, local.vv);
     if (order === 'equal' || order === 'before') return;
     if (order === 'after') {
       if (sameContent(local, remote)) return this.index.set(rel, { ...local, vv: remote.vv, t: remote.t, d: remote.d });
-      return this.apply(rel, remote, content, from, local.hash === null);
+      return this.apply(rel, remote, content, from, local.hash === null, source);
     }
     // concurrent: neither side had seen the other's change
     const merged = mergeVV(local.vv, remote.vv);
@@ -400,6 +497,7 @@ export class Mirror extends Emitter<MirrorEvents> {
     }
     if (!wins(remote, local)) {
       // This side's version wins: keep it. The other side saves its own copy when it sees this version.
+      if (isFolderPath(rel)) return; // a folder kept here while a peer deleted it: nothing was lost, nothing to report
       return this.emit('conflict', { path: rel, winner: local.d, loser: remote.d, keptAs: null });
     }
     let keptAs: string | null = null;
@@ -411,22 +509,40 @@ export class Mirror extends Emitter<MirrorEvents> {
       this.checkPath(keptAs, true); // a new file of this device: recorded and sent like any other
     }
     const resolved: Version = { ...remote, vv: merged };
-    this.apply(rel, resolved, content, from, local.hash === null);
+    this.apply(rel, resolved, content, from, local.hash === null, source);
     if (keptAs) this.emit('conflict', { path: rel, winner: remote.d, loser: local.d, keptAs });
     // Tell the peers the outcome, so their version vectors include this side's lost change.
     this.sendVersion('broadcast', rel, resolved, content);
   }
 
-  private apply(rel: string, v: Version, content: Buffer | null, from: string, created: boolean): void {
+  private apply(rel: string, v: Version, content: Buffer | null, from: string, created: boolean, source?: string): void {
+    const folder = isFolderPath(rel);
     if (v.hash === null) {
+      const had = this.index.get(rel)?.hash ?? null;
+      this.index.set(rel, { ...v, size: null, mtimeMs: null });
       try {
-        remove(this.root, rel);
+        if (!folder) removeToTrash(this.root, rel, had);
+        if (!folder && had !== null) {
+          if (this.trashed.size >= 1000) this.trashed.clear();
+          this.trashed.set(had, rel);
+        }
+      } catch (err) {
+        if (err instanceof RefusedPath) return this.refuse(from, rel, err.message);
+        throw err;
+      }
+      // The folder itself (when deleted) and the folders above that the peer deleted go once they are empty.
+      this.pruneFolders(folder ? plainPath(rel) : parentOf(rel));
+      return this.emit('applied', { op: 'delete', path: rel, from, size: null, created: false });
+    }
+    if (folder) {
+      try {
+        makeDir(this.root, plainPath(rel));
       } catch (err) {
         if (err instanceof RefusedPath) return this.refuse(from, rel, err.message);
         throw err;
       }
       this.index.set(rel, { ...v, size: null, mtimeMs: null });
-      return this.emit('applied', { op: 'delete', path: rel, from, size: null, created: false });
+      return created ? this.emit('applied', { op: 'write', path: rel, from, size: null, created }) : undefined;
     }
     if (content === null) return;
     let st: FileStat;
@@ -437,23 +553,29 @@ export class Mirror extends Emitter<MirrorEvents> {
       return this.emit('warning', { message: `cannot write ${rel}: ${(err as Error).message}` });
     }
     this.index.set(rel, { ...v, size: st.size, mtimeMs: st.mtimeMs });
-    this.emit('applied', { op: 'write', path: rel, from, size: content.length, created });
+    this.emit('applied', { op: 'write', path: rel, from, size: content.length, created, ...(source ? { source } : {}) });
+  }
+
+  /** Removes `dir` and the folders above it while they are empty and deleted by a peer (a tombstone in the index). */
+  private pruneFolders(dir: string): void {
+    removeEmptyDirs(this.root, dir, (d) => this.index.get(d + '/')?.hash !== null);
   }
 
   private onManifest(msg: ManifestMsg, from: string): void {
     const wants: string[] = [];
     let refused = 0;
     for (const [path, hash, vv, t, d] of msg.entries) {
-      const problem = pathProblem(path);
+      const problem = keyProblem(path, hash);
       if (problem) {
         if (refused++ === 0) this.refuse(from, path, `in a manifest: ${problem}`);
         continue;
       }
-      this.checkPath(path, false);
+      this.checkPath(plainPath(path), false);
       const local = this.index.get(path);
       const remote: Version = { vv, t, d, hash };
       if (!local) {
-        if (hash !== null) wants.push(path);
+        if (hash === FOLDER) this.receive(fileMsg({ dev: msg.dev, path, vv, t, d, hash }), null, from);
+        else if (hash !== null) wants.push(path);
         continue;
       }
       const order = compareVV(vv, local.vv);
@@ -464,7 +586,7 @@ export class Mirror extends Emitter<MirrorEvents> {
         continue;
       }
       if (order === 'concurrent' && !wins(remote, local)) continue; // the peer fetches ours
-      if (hash === null) this.receive(fileMsg({ dev: msg.dev, path, vv, t, d, hash: null }), null, from);
+      if (hash === null || hash === FOLDER) this.receive(fileMsg({ dev: msg.dev, path, vv, t, d, hash }), null, from);
       else wants.push(path);
     }
     if (refused > 1) this.emit('warning', { message: `${refused - 1} more paths refused in that manifest from ${from}` });
@@ -500,7 +622,7 @@ export class Mirror extends Emitter<MirrorEvents> {
     let over = Math.max(0, msg.paths.length - MANIFEST_ENTRIES_PER_MESSAGE);
     let refused = 0;
     for (const path of msg.paths.slice(0, MANIFEST_ENTRIES_PER_MESSAGE)) {
-      const problem = pathProblem(path);
+      const problem = keyProblem(path, null);
       if (problem) {
         if (refused++ === 0) this.refuse(from, path, `asked for: ${problem}`);
       } else if (backlog.has(path) || this.queuedItems.has(`${from}\0${path}`)) repeated++;
@@ -526,13 +648,13 @@ export class Mirror extends Emitter<MirrorEvents> {
   }
 
   private serveOne(peer: string, path: string): void {
-    const outside = leavesFolder(this.root, path);
+    const outside = leavesFolder(this.root, plainPath(path));
     if (outside) return this.refuse(peer, path, `asked for: ${outside}`);
-    this.checkPath(path, true);
+    this.checkPath(plainPath(path), true);
     const e = this.index.get(path);
     if (!e) return;
     let content: Buffer | null = null;
-    if (e.hash !== null) {
+    if (e.hash !== null && e.hash !== FOLDER) {
       try {
         content = readInside(this.root, path);
       } catch (err) {

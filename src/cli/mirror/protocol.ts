@@ -10,10 +10,18 @@ export const MANIFEST_ENTRIES_PER_MESSAGE = 2000;
 
 const TAG = 'hone-sync-mirror';
 
-/** A version of one file; a deletion has `hash: null`. Content: `data` (base64 chunk 0 of `n`) and `x` (transfer id). */
+/** The `hash` of a folder that exists (a folder is synced as the path `dir/`, so empty folders and folder deletes travel). */
+export const FOLDER = 'f'.repeat(64);
+export const isFolderPath = (path: string): boolean => path.endsWith('/');
+
+/**
+ * A version of one file; a deletion has `hash: null`. Content: `data` (base64 chunk 0 of `n`) and `x` (transfer id),
+ * or `ref: true` and no content when the peers already hold that content under another path (a rename or a copy):
+ * the receiver takes it from there, or asks with a `want`. A folder is a path ending in '/' with hash FOLDER or null.
+ */
 export interface FileMsg {
   hs: typeof TAG; k: 'file'; dev: string; path: string; vv: VersionVector; t: number; d: string; hash: string | null;
-  size?: number; x?: string; n?: number; data?: string;
+  size?: number; x?: string; n?: number; data?: string; ref?: true;
 }
 export interface ChunkMsg { hs: typeof TAG; k: 'chunk'; dev: string; x: string; i: number; data: string }
 /** [path, hash or null, vv, t, d] */
@@ -55,7 +63,8 @@ export function parseMirrorMsg(payload: unknown): MirrorMsg | null {
   switch (p.k) {
     case 'file': {
       if (!isPath(p.path) || !isVV(p.vv) || !isTime(p.t) || !isStr(p.d, 128) || !isHash(p.hash)) return null;
-      if (p.hash === null) return p as FileMsg;
+      if (p.hash === null || p.hash === FOLDER) return p as FileMsg;
+      if (p.ref === true) return isCount(p.size) ? (p as FileMsg) : null;
       if (!isCount(p.size) || !isStr(p.x, 64) || !Number.isSafeInteger(p.n) || p.n < 1 || typeof p.data !== 'string') return null;
       return p as FileMsg;
     }
