@@ -20,6 +20,7 @@ let time: ManualTime;
 let mirror: Mirror;
 let client: RelayClient;
 let seq = 0;
+let index: MirrorIndex;
 
 async function start(limits: Partial<MirrorLimits> = {}, pacer: Partial<PacerOptions> = {}) {
   root = mkdtempSync(join(tmpdir(), 'hone-mirror-limits-'));
@@ -27,7 +28,7 @@ async function start(limits: Partial<MirrorLimits> = {}, pacer: Partial<PacerOpt
   time = new ManualTime();
   FakeSocket.reset();
   client = new RelayClient({ url: 'ws://relay.test/ws', room: 'r', device: 'desk/mirror', token: 't', WebSocket: FakeSocket, pingIntervalMs: 0, timers: time, now: () => time.now });
-  const index = new MirrorIndex(root, 'r', 'desk', 60_000);
+  index = new MirrorIndex(root, 'r', 'desk', 60_000);
   mirror = new Mirror({ root, device: 'desk', client, index, rescanMs: 0, now: () => time.now, limits, pacer });
   const events: Array<[string, any]> = [];
   for (const e of ['refused', 'warning', 'applied']) mirror.on(e, (v) => events.push([e, v]));
@@ -80,4 +81,11 @@ test('wants are de-duplicated and wait while the peer\'s queue is over its limit
   assert.equal(mirror.waitingWants, 3, 'asked again: nothing more is queued or read');
   deliver({ hs: TAG, k: 'want', dev: 'laptop', paths: new Array(5000).fill('f9.bin') });
   assert.ok(events.some(([e, v]) => e === 'warning' && /3000 files over the limit/.test(v.message)));
+});
+
+test('deletions of paths this side never had are remembered only up to a bound (a peer cannot grow the index without end)', async () => {
+  const events = await start({ foreignTombstones: 3 });
+  for (let i = 0; i < 6; i++) deliver({ hs: TAG, k: 'file', dev: 'laptop', path: `made-up-${i}`, vv: { laptop: 1 }, t: 1, d: 'laptop', hash: null });
+  assert.deepEqual([...index.files.keys()].filter((p) => p.startsWith('made-up-')), ['made-up-0', 'made-up-1', 'made-up-2']);
+  assert.equal(events.filter(([e, v]) => e === 'warning' && /deletions of paths this device never had/.test(v.message)).length, 1);
 });

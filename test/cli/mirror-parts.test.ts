@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bumpVV, compareVV, conflictName, mergeVV, wins } from '../../src/cli/mirror/conflicts.ts';
-import { CHUNK_BYTES, chunks, fileMsg, parseMirrorMsg } from '../../src/cli/mirror/protocol.ts';
+import { CHUNK_BYTES, chunks, fileMsg, MAX_VV_DEVICES, parseMirrorMsg } from '../../src/cli/mirror/protocol.ts';
 import { Pacer } from '../../src/cli/mirror/pacer.ts';
 import { fold, isIgnored, isSafeRelPath, pathProblem, printable } from '../../src/cli/mirror/path-policy.ts';
 import { MirrorIndex } from '../../src/cli/mirror/state.ts';
@@ -125,4 +125,10 @@ test('pacer: keeps order, holds while closed, stays within the message rate', as
   assert.deepEqual(sent, [...Array(15).keys()]);
   assert.ok(times[14] >= 90, `10 more at 100/s take ~100 ms, took ${times[14].toFixed(0)}`);
   p.close();
+});
+
+test('a version vector naming more devices than MAX_VV_DEVICES is not a mirror message', () => {
+  const vv = Object.fromEntries(Array.from({ length: MAX_VV_DEVICES + 1 }, (_, i) => [`d${i}`, 1]));
+  assert.equal(parseMirrorMsg({ hs: 'hone-sync-mirror', k: 'file', dev: 'x', path: 'a', vv, t: 1, d: 'x', hash: null }), null);
+  assert.ok(parseMirrorMsg({ hs: 'hone-sync-mirror', k: 'file', dev: 'x', path: 'a', vv: { x: 1 }, t: 1, d: 'x', hash: null }));
 });

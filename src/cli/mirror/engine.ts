@@ -62,6 +62,8 @@ export interface MirrorLimits {
   wantBacklogPerPeer: number;
   /** One full manifest reply per peer per this interval; requests within it are coalesced into one reply after it. */
   manifestReplyIntervalMs: number;
+  /** Deletions of paths this side never had that are remembered (so an older copy is not revived); beyond it, skipped. */
+  foreignTombstones: number;
 }
 
 export const DEFAULT_LIMITS: MirrorLimits = {
@@ -72,6 +74,7 @@ export const DEFAULT_LIMITS: MirrorLimits = {
   queuedBytesPerPeer: 16 * 1024 * 1024,
   wantBacklogPerPeer: 100_000,
   manifestReplyIntervalMs: 10_000,
+  foreignTombstones: 100_000,
 };
 
 /** Files over this size report their transfer's progress. */
@@ -122,6 +125,8 @@ export class Mirror extends Emitter<MirrorEvents> {
   private readonly manifestTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Local paths already reported as not syncable (reported once each). */
   private readonly unsyncable = new Set<string>();
+  /** Deletions recorded for paths this side never had, this run (bounded: see MirrorLimits.foreignTombstones). */
+  private foreignTombstones = 0;
   /** Content hashes of files this side deleted lately → their path (a create with that content is a rename). */
   private readonly recentDeletes = new Map<string, { path: string; at: number }>();
   /** Content hashes of files a peer deleted here (kept in .hone-sync/trash) → their path, for the output of a rename. */
@@ -480,7 +485,13 @@ export class Mirror extends Emitter<MirrorEvents> {
     const remote: Version = { vv: meta.vv, t: meta.t, d: meta.d, hash: meta.hash };
     const local = this.index.get(rel);
     if (!local) {
-      if (remote.hash === null) return this.index.set(rel, { ...remote, size: null, mtimeMs: null });
+      if (remote.hash === null) {
+        // Nothing to delete; remembered so that an older copy offered later is not revived — up to a bound, so a
+        // peer cannot grow the index without end with deletions of made-up paths.
+        if (this.foreignTombstones >= this.limits.foreignTombstones) return;
+        if (++this.foreignTombstones === this.limits.foreignTombstones) this.emit('warning', { message: `${this.limits.foreignTombstones} deletions of paths this device never had were recorded this run; further ones are not (from ${from})` });
+        return this.index.set(rel, { ...remote, size: null, mtimeMs: null });
+      }
       return this.apply(rel, remote, content, from, true, source);
     }
     const order = compareVV(remote.vv, local.vv);

@@ -50,10 +50,13 @@ const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFi
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isPath = (v: unknown): v is string => isStr(v, 4096);
 
+/** Devices one version vector may name (a file edited on more devices than this is not a mirror's use). */
+export const MAX_VV_DEVICES = 256;
+
 export function isVV(v: unknown): v is VersionVector {
   if (!isObj(v)) return false;
   const keys = Object.keys(v);
-  return keys.length <= 1000 && keys.every((k) => k.length > 0 && k.length <= 128 && isCount(v[k]));
+  return keys.length <= MAX_VV_DEVICES && keys.every((k) => k.length > 0 && k.length <= 128 && isCount(v[k]));
 }
 
 /** The mirror message in a relay payload, or null for anything else (other tools' messages, damaged or hostile ones). */
