@@ -4,11 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack } from '../helpers/e2e.ts';
 import type { Device, Proc, Stack } from '../helpers/e2e.ts';
 import { converged, fileIs, gone } from './folders.ts';
-
-const EMAIL = 'ann@example.com';
+import { projectStack } from './project-stack.ts';
 
 describe('hone-sync mirror: folders, lock, renames, progress', { timeout: 150_000 }, () => {
   let stack: Stack;
@@ -26,12 +24,7 @@ describe('hone-sync mirror: folders, lock, renames, progress', { timeout: 150_00
   };
 
   before(async () => {
-    stack = await startStack('sqlite');
-    desk = await stack.device('desktop');
-    phone = await stack.device('phone');
-    for (const dev of [desk, phone]) assert.equal((await stack.login(dev, EMAIL)).code, 0);
-    assert.equal((await stack.setTier(EMAIL, 'pro')).code, 0);
-    assert.equal((await desk.run(['projects', 'add', 'notes'])).code, 0);
+    ({ stack, devices: [desk, phone] } = await projectStack(['desktop', 'phone']));
     A = join(stack.dir, 'desk-notes');
     B = join(stack.dir, 'phone-notes');
     mkdirSync(A);

@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack } from '../helpers/e2e.ts';
 import type { Device, Proc, Stack } from '../helpers/e2e.ts';
+import { projectStack } from './project-stack.ts';
 import { deviceToken, scriptedPeer } from './scripted-peer.ts';
 import type { ScriptedPeer } from './scripted-peer.ts';
 
-const EMAIL = 'ann@example.com';
 const TAG = 'hone-sync-mirror';
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -70,14 +69,7 @@ describe('hone-sync mirror against a hostile device in its room', { timeout: 150
   };
 
   before(async () => {
-    stack = await startStack('sqlite');
-    desk = await stack.device('desktop');
-    laptop = await stack.device('laptop');
-    for (const dev of [desk, laptop]) assert.equal((await stack.login(dev, EMAIL)).code, 0);
-    assert.equal((await stack.setTier(EMAIL, 'pro')).code, 0);
-    const added = await desk.run(['projects', 'add', 'notes', '--json']);
-    assert.equal(added.code, 0, added.stderr);
-    room = JSON.parse(added.stdout).project.roomId;
+    ({ stack, devices: [desk, laptop], roomId: room } = await projectStack(['desktop', 'laptop']));
 
     A = join(stack.dir, 'desk-notes');
     outside = join(stack.dir, 'outside');

@@ -1,5 +1,6 @@
-// The mirror itself: keeps one folder in step with the other devices in a relay room. Local changes become file
-// versions broadcast through the relay; peers' versions are applied, or resolved as conflicts; manifests on (re)join.
+// The mirror itself: keeps one folder in step with the other devices in a relay room. Local changes (files and folders)
+// become versions broadcast through the relay; peers' versions are checked (path-policy.ts, limits per peer) and
+// applied, or resolved as conflicts; manifests on (re)join. A content the peers hold already goes as a reference.
 import { existsSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -13,9 +14,13 @@ import { Pacer } from './pacer.ts';
 import type { FileMsg, ManifestEntry, ManifestMsg, WantMsg } from './protocol.ts';
 import { CHUNK_BYTES, chunkMsg, chunks, fileMsg, FOLDER, isFolderPath, MANIFEST_ENTRIES_PER_MESSAGE, manifestMsg, parseMirrorMsg, wantMsg } from './protocol.ts';
 import { isIgnored, pathProblem } from './path-policy.ts';
+import { PeerQueues } from './peer-queue.ts';
+import type { PeerQueueLimits } from './peer-queue.ts';
 import { hashOf, statOf, walk } from './scan.ts';
 import type { FileStat } from './scan.ts';
 import type { IndexEntry, MirrorIndex } from './state.ts';
+import { IncomingTransfers } from './transfers.ts';
+import type { Step, TransferLimits } from './transfers.ts';
 import { FolderWatcher } from './watch.ts';
 
 export interface MirrorEvents extends Record<string, unknown> {
@@ -47,19 +52,7 @@ export interface MirrorOptions {
 }
 
 /** What one peer may hold of this mirror's memory and attention (issue 15: a hostile device in the room). */
-export interface MirrorLimits {
-  /** Unfinished chunked transfers from one peer at once. */
-  transfersPerPeer: number;
-  /** Declared bytes of one peer's unfinished transfers together. */
-  transferBytesPerPeer: number;
-  /** Largest file accepted from a peer. */
-  fileBytes: number;
-  /** Unfinished transfers are forgotten after this long (the next manifest exchange fetches the file again). */
-  transferTtlMs: number;
-  /** Bytes (base64) queued for one peer before its further wants wait. */
-  queuedBytesPerPeer: number;
-  /** Paths one peer may have waiting to be served. */
-  wantBacklogPerPeer: number;
+export interface MirrorLimits extends TransferLimits, PeerQueueLimits {
   /** One full manifest reply per peer per this interval; requests within it are coalesced into one reply after it. */
   manifestReplyIntervalMs: number;
   /** Deletions of paths this side never had that are remembered (so an older copy is not revived); beyond it, skipped. */
@@ -96,13 +89,6 @@ const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastInde
 /** Files up to this size are re-hashed on every watcher event (so same-size edits within one mtime tick are seen). */
 const ALWAYS_HASH_BYTES = 8 * 1024 * 1024;
 
-interface Transfer { meta: FileMsg; from: string; parts: Buffer[]; got: number; at: number; size: number }
-
-/** Bytes chunk `i` of a `size`-byte file must hold. */
-const chunkBytes = (size: number, n: number, i: number) => (i < n - 1 ? CHUNK_BYTES : size - (n - 1) * CHUNK_BYTES);
-/** How many chunks a `size`-byte file is sent in (an empty file is one empty chunk). */
-const chunkCount = (size: number) => Math.max(1, Math.ceil(size / CHUNK_BYTES));
-
 export class Mirror extends Emitter<MirrorEvents> {
   readonly root: string;
   readonly device: string;
@@ -110,16 +96,13 @@ export class Mirror extends Emitter<MirrorEvents> {
   private readonly index: MirrorIndex;
   private readonly watcher: FolderWatcher;
   private readonly pacer: Pacer;
-  private readonly transfers = new Map<string, Transfer>();
+  private readonly transfers: IncomingTransfers;
   private readonly offs: Array<() => void> = [];
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private readonly now: () => number;
   private readonly limits: MirrorLimits;
-  /** Per peer: base64 bytes queued for it, and how many queued items each (peer, path) has. */
-  private readonly queuedBytes = new Map<string, number>();
-  private readonly queuedItems = new Map<string, number>();
-  /** Per peer: paths it asked for that wait until its queue has room (de-duplicated). */
-  private readonly wants = new Map<string, Set<string>>();
+  /** Per peer: what is queued for it and what it asked for that waits. */
+  private readonly peers: PeerQueues;
   /** Per peer: when its last full manifest reply went, and the coalesced reply waiting for the interval's end. */
   private readonly manifestReplies = new Map<string, number>();
   private readonly manifestTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -142,6 +125,8 @@ export class Mirror extends Emitter<MirrorEvents> {
     this.index = opts.index;
     this.now = opts.now ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.transfers = new IncomingTransfers(this.limits, this.now);
+    this.peers = new PeerQueues(this.limits);
     this.watcher = new FolderWatcher(opts.root, {
       debounceMs: opts.debounceMs ?? 10,
       rescanMs: opts.rescanMs ?? 10_000,
@@ -201,9 +186,7 @@ export class Mirror extends Emitter<MirrorEvents> {
 
   /** Paths peers asked for that wait for room in their queue (for tests and status). */
   get waitingWants(): number {
-    let n = 0;
-    for (const b of this.wants.values()) n += b.size;
-    return n;
+    return this.peers.waiting;
   }
 
   /** Unfinished transfers held now (for tests and status). */
@@ -213,11 +196,8 @@ export class Mirror extends Emitter<MirrorEvents> {
 
   /** Forgets unfinished transfers older than the limit (the next manifest exchange fetches those files again). */
   sweep(): void {
-    const old = this.now() - this.limits.transferTtlMs;
-    for (const [key, t] of this.transfers) {
-      if (t.at >= old) continue;
-      this.transfers.delete(key);
-      this.emit('warning', { message: `${t.meta.path} from ${t.from} did not arrive in full within ${Math.round(this.limits.transferTtlMs / 1000)} s; forgotten (fetched again at the next manifest exchange)` });
+    for (const t of this.transfers.sweep()) {
+      this.emit('warning', { message: `${t.path} from ${t.from} did not arrive in full within ${Math.round(this.limits.transferTtlMs / 1000)} s; forgotten (fetched again at the next manifest exchange)` });
     }
   }
 
@@ -350,10 +330,7 @@ export class Mirror extends Emitter<MirrorEvents> {
   private queue(to: string, payload: unknown, dataChars = 0, path = ''): void {
     // Frame size estimate for the pacer: the data plus generous room for the envelope and the message's fields.
     const bytes = dataChars + 1024;
-    if (to !== 'broadcast') {
-      this.queuedBytes.set(to, (this.queuedBytes.get(to) ?? 0) + bytes);
-      if (path) this.queuedItems.set(`${to}\0${path}`, (this.queuedItems.get(`${to}\0${path}`) ?? 0) + 1);
-    }
+    if (to !== 'broadcast') this.peers.added(to, bytes, path);
     this.pacer.push({ to, payload, bytes, path });
   }
 
@@ -367,14 +344,7 @@ export class Mirror extends Emitter<MirrorEvents> {
       if (done >= big.size) this.outgoing.delete(p.x!);
     }
     if (item.to === 'broadcast') return;
-    const left = (this.queuedBytes.get(item.to) ?? 0) - item.bytes;
-    if (left > 0) this.queuedBytes.set(item.to, left);
-    else this.queuedBytes.delete(item.to);
-    const key = `${item.to}\0${item.path ?? ''}`;
-    const n = (this.queuedItems.get(key) ?? 0) - 1;
-    if (n > 0) this.queuedItems.set(key, n);
-    else this.queuedItems.delete(key);
-    if (this.wants.has(item.to) && left < this.limits.queuedBytesPerPeer) queueMicrotask(() => this.guard(() => this.serveWants(item.to)));
+    if (this.peers.sent(item.to, item.bytes, item.path ?? '')) queueMicrotask(() => this.guard(() => this.serveWants(item.to)));
   }
 
   private sendVersion(to: string, rel: string, v: Version, content: Buffer | null): void {
@@ -408,25 +378,11 @@ export class Mirror extends Emitter<MirrorEvents> {
         if (problem) return this.refuse(from, msg.path, problem);
         if (msg.hash === null || msg.hash === FOLDER) return this.receive(msg, null, from);
         if (msg.ref) return this.receiveRef(msg, from);
-        return this.startTransfer(msg, from);
+        this.sweep();
+        return this.onStep(this.transfers.start(msg, from), from);
       }
-      case 'chunk': {
-        const key = `${from}\0${msg.x}`; // transfer ids are the sender's: another peer cannot add to them
-        const t = this.transfers.get(key);
-        if (!t || msg.i >= t.parts.length || t.parts[msg.i] !== undefined) return;
-        const data = Buffer.from(msg.data, 'base64');
-        const want = chunkBytes(t.size, t.parts.length, msg.i);
-        if (data.length !== want) {
-          this.transfers.delete(key);
-          return this.refuse(from, t.meta.path, `chunk ${msg.i} holds ${data.length} bytes, the declared size needs ${want}`);
-        }
-        t.parts[msg.i] = data;
-        t.at = this.now();
-        if (t.size > PROGRESS_BYTES) this.emit('progress', { direction: 'receive', path: t.meta.path, peer: from, done: Math.min(t.size, (t.got + 1) * CHUNK_BYTES), total: t.size });
-        if (++t.got < t.parts.length) return;
-        this.transfers.delete(key);
-        return this.receive(t.meta, Buffer.concat(t.parts), from);
-      }
+      case 'chunk':
+        return this.onStep(this.transfers.chunk(msg, from), from);
       case 'manifest':
         return this.onManifest(msg, from);
       case 'want':
@@ -450,29 +406,19 @@ export class Mirror extends Emitter<MirrorEvents> {
     this.queue(from, wantMsg({ dev: this.device, paths: [msg.path] }));
   }
 
-  /** The first part of a file version: checked against its declared size, then applied or held for its chunks. */
-  private startTransfer(msg: FileMsg, from: string): void {
-    const size = msg.size!;
-    const n = msg.n!;
-    if (size > this.limits.fileBytes) return this.refuse(from, msg.path, `declares ${size} bytes, over the ${this.limits.fileBytes}-byte limit for a file from a peer`);
-    if (n !== chunkCount(size)) return this.refuse(from, msg.path, `declares ${size} bytes in ${n} chunks; that size is sent in ${chunkCount(size)}`);
-    const first = Buffer.from(msg.data!, 'base64');
-    if (first.length !== chunkBytes(size, n, 0)) return this.refuse(from, msg.path, `its first chunk holds ${first.length} bytes, the declared size needs ${chunkBytes(size, n, 0)}`);
-    if (n === 1) return this.receive(msg, first, from);
-    this.sweep();
-    let count = 0;
-    let bytes = 0;
-    for (const t of this.transfers.values()) {
-      if (t.from !== from) continue;
-      count++;
-      bytes += t.size;
+  /** What a part of a transfer led to: the file applied, progress, or a refusal reported. */
+  private onStep(step: Step, from: string): void {
+    switch (step.kind) {
+      case 'complete':
+        return this.receive(step.meta, step.content, from);
+      case 'partial':
+        if (step.total > PROGRESS_BYTES) this.emit('progress', { direction: 'receive', path: step.meta.path, peer: from, done: step.done, total: step.total });
+        return;
+      case 'refused':
+        return this.refuse(from, step.path, step.reason);
+      default:
+        return;
     }
-    if (count >= this.limits.transfersPerPeer || bytes + size > this.limits.transferBytesPerPeer) {
-      return this.refuse(from, msg.path, `${from} has ${count} unfinished transfers (${bytes} bytes) already; limit ${this.limits.transfersPerPeer} unfinished transfers, ${this.limits.transferBytesPerPeer} bytes`);
-    }
-    const parts = new Array<Buffer>(n);
-    parts[0] = first;
-    this.transfers.set(`${from}\0${msg.x}`, { meta: msg, from, parts, got: 1, at: this.now(), size });
   }
 
   /** A peer's version of a file (content null for a deletion): apply, ignore as stale, or resolve a conflict. */
@@ -628,19 +574,14 @@ export class Mirror extends Emitter<MirrorEvents> {
 
   /** A peer's request for files: de-duplicated, capped, and served as its queue has room (memory bounded per peer). */
   private onWant(msg: WantMsg, from: string): void {
-    const backlog = this.wants.get(from) ?? new Set<string>();
-    let repeated = 0;
-    let over = Math.max(0, msg.paths.length - MANIFEST_ENTRIES_PER_MESSAGE);
     let refused = 0;
-    for (const path of msg.paths.slice(0, MANIFEST_ENTRIES_PER_MESSAGE)) {
+    const acceptable = msg.paths.slice(0, MANIFEST_ENTRIES_PER_MESSAGE).filter((path) => {
       const problem = keyProblem(path, null);
-      if (problem) {
-        if (refused++ === 0) this.refuse(from, path, `asked for: ${problem}`);
-      } else if (backlog.has(path) || this.queuedItems.has(`${from}\0${path}`)) repeated++;
-      else if (backlog.size >= this.limits.wantBacklogPerPeer) over++;
-      else backlog.add(path);
-    }
-    if (backlog.size > 0) this.wants.set(from, backlog);
+      if (problem && refused++ === 0) this.refuse(from, path, `asked for: ${problem}`);
+      return problem === null;
+    });
+    const { repeated, over: overBacklog } = this.peers.want(from, acceptable);
+    const over = overBacklog + Math.max(0, msg.paths.length - MANIFEST_ENTRIES_PER_MESSAGE);
     if (repeated > 0) this.emit('warning', { message: `${from} asked for ${repeated} files already on their way to it; repeats ignored` });
     if (over > 0) this.emit('warning', { message: `${from} asked for ${over} files over the limit (${MANIFEST_ENTRIES_PER_MESSAGE} a message, ${this.limits.wantBacklogPerPeer} waiting); ignored` });
     if (refused > 1) this.emit('warning', { message: `${refused - 1} more paths refused in that request from ${from}` });
@@ -648,14 +589,7 @@ export class Mirror extends Emitter<MirrorEvents> {
   }
 
   private serveWants(peer: string): void {
-    const backlog = this.wants.get(peer);
-    if (!backlog) return;
-    for (const path of backlog) {
-      if ((this.queuedBytes.get(peer) ?? 0) >= this.limits.queuedBytesPerPeer) return;
-      backlog.delete(path);
-      this.serveOne(peer, path);
-    }
-    this.wants.delete(peer);
+    for (let path = this.peers.next(peer); path !== undefined; path = this.peers.next(peer)) this.serveOne(peer, path);
   }
 
   private serveOne(peer: string, path: string): void {
