@@ -18,6 +18,8 @@ export interface AuthContext {
   cache?: ReadCache;
   clock: Clock;
   mailer: Mailer;
+  /** Mail sent after the answer (new-device notices); awaited when the server closes. */
+  background: Set<Promise<void>>;
   keys: TokenKeys;
   limits: {
     loginPerEmail: RateLimiter;

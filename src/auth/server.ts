@@ -42,6 +42,7 @@ export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> 
     cache: deps.db.sqlite ? createReadCache(deps.db.sqlite) : undefined,
     clock,
     mailer: deps.mailer ?? createMailer(config),
+    background: new Set(),
     keys: { secret: config['auth.secret'], previousSecret: config['auth.previousSecret'], algorithm: config['token.algorithm'] },
     limits: {
       loginPerEmail: createRateLimiter({ limit: config['login.perEmail'], windowMs: 15 * 60_000, clock }),
@@ -79,6 +80,9 @@ export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> 
   deviceRoutes(app, ctx);
   projectRoutes(app, ctx);
   opsRoutes(app, ctx, VERSION);
-  app.addHook('onClose', async () => ctx.mailer.close());
+  app.addHook('onClose', async () => {
+    await Promise.all(ctx.background);
+    ctx.mailer.close();
+  });
   return app;
 }
