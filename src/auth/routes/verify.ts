@@ -10,6 +10,7 @@ import { confirmPage, declinedPage, failurePage, signedInPage } from '../pages.t
 import * as S from '../schemas.ts';
 import { announceDevice, clientAddress, serverHost } from '../signin.ts';
 import { consumeLink, declineLink, LINK_ERRORS, linkState, normalizeCode } from '../store/links.ts';
+import { fromDbTime } from '../time.ts';
 
 interface VerifyInput { token: string; deviceName?: string; platform?: string; matchCode?: string; decline?: string }
 
@@ -41,7 +42,7 @@ export function verifyRoutes(app: FastifyInstance, ctx: AuthContext): void {
     const l = state.link;
     return sendHtml(reply, status, confirmPage({
       token: input.token, email: l.email, serverHost: serverHost(ctx), requestIp: l.requestIp ?? 'unknown',
-      ageMs: Math.max(0, ctx.clock() - Date.parse(l.createdAt.replace(' ', 'T') + 'Z')),
+      ageMs: Math.max(0, ctx.clock() - fromDbTime(l.createdAt)),
       deviceName: l.deviceName ?? input.deviceName ?? 'this device', platform: l.platform ?? input.platform ?? '',
       needsMatchCode: l.requestIp !== clientAddress(request), problem,
     }));

@@ -1,5 +1,5 @@
-// Magic links: creation (64 hex from a CSPRNG, stored hashed, with a matchCode and an e-mailed code), single-use
-// completion by the link (store/links.ts rules of SPEC §5) or the code, decline, lock-out, and the poll handle.
+// Magic links (SPEC §5): creation (64 hex from a CSPRNG, stored hashed, with a matchCode and an e-mailed code, also
+// hashed), single-use completion by the link or the code, decline, lock-out after 5 wrong codes, and the poll handle.
 // Verify's answer waits for the poll encrypted under the poll token, so the database alone cannot sign anyone in.
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
