@@ -26,5 +26,7 @@ export interface AuthContext {
     loginPerIp: RateLimiter;
     /** Unauthenticated endpoints and failed token checks, per IP per minute. */
     perIp: RateLimiter;
+    /** Codes typed on POST /auth/login/code, per account (normalised e-mail) per day. */
+    codeTriesPerEmail: RateLimiter;
   };
 }

@@ -7,6 +7,7 @@ import { Migrator } from 'kysely/migration';
 import { migrationProvider } from '../../src/auth/db/migrations.ts';
 import { migrate, openDatabase } from '../../src/auth/db/database.ts';
 import { MAX_ATTEMPTS } from '../../src/auth/store/links.ts';
+import { CODE_TRIES_PER_DAY } from '../../src/auth/server.ts';
 import type { DbKind } from '../helpers/db.ts';
 import { freshDb } from '../helpers/db.ts';
 import { startAuth } from '../helpers/auth.ts';
@@ -238,6 +239,25 @@ export function signinSuite(kind: DbKind): void {
       const n = await loginFrom(DESKTOP, a, 'race3@example.com');
       const [confirm, decline] = await Promise.all([postCode(a, DESKTOP, { pollToken: n.pollToken, code: n.code }), postForm(a, PHONE, { token: n.token, decline: '1' })]);
       assert.ok((confirm.status === 200) !== (decline.status === 200), `${confirm.status} ${decline.status}`);
+    });
+
+    test(`each account gets ${CODE_TRIES_PER_DAY} typed codes a day across logins; the link still works past that`, async () => {
+      let tries = 0;
+      let l: Login | undefined;
+      while (tries < CODE_TRIES_PER_DAY) {
+        l = await loginFrom(DESKTOP, a, 'budget@example.com');
+        for (let i = 0; i < MAX_ATTEMPTS - 1 && tries < CODE_TRIES_PER_DAY; i++, tries++) {
+          assertError(await postCode(a, DESKTOP, { pollToken: l.pollToken, code: wrongDigits(l.code) }), 400, 'CODE_MISMATCH');
+        }
+      }
+      const refused = await postCode(a, DESKTOP, { pollToken: l!.pollToken, code: l!.code });
+      assertError(refused, 429, 'RATE_LIMITED');
+      assert.ok(Number(refused.headers['retry-after']) > 0);
+      assert.match(refused.body.error.message, /open the link/);
+      assert.equal((await from(DESKTOP, a, 'GET', linkPath(l!))).status, 200, 'the link is not part of the budget');
+      a.clock.advance(24 * 60 * MIN);
+      const next = await loginFrom(DESKTOP, a, 'budget@example.com');
+      assert.equal((await postCode(a, DESKTOP, { pollToken: next.pollToken, code: next.code })).status, 200);
     });
 
     test('malformed, oversized, wrong-type, unknown and expired inputs are clear 4xx', async () => {

@@ -60,7 +60,15 @@ export function loginRoutes(app: FastifyInstance, ctx: AuthContext): void {
     limitByIp(ctx, request);
     const code = normalizeCode(request.body.code);
     if (!/^\d{6}$/.test(code)) throw new HttpError(400, 'BAD_REQUEST', 'code: expected the 6 digits from the sign-in e-mail.');
-    const done = await completeWithCode(ctx.db, ctx.keys, { pollToken: request.body.pollToken, code, now: ctx.clock(), defaultTier: newUserTier(ctx.config) });
+    const done = await completeWithCode(ctx.db, ctx.keys, {
+      pollToken: request.body.pollToken, code, now: ctx.clock(), defaultTier: newUserTier(ctx.config),
+      // 5 tries per login are not enough on their own: an attacker can start logins all day. Each account gets
+      // CODE_TRIES_PER_DAY typed codes a day (10 in 10^6 per day); the e-mailed link keeps working past it.
+      beforeTry: (email) => {
+        const r = ctx.limits.codeTriesPerEmail.hit(email);
+        if (!r.allowed) throw new HttpError(429, 'RATE_LIMITED', 'Too many codes were typed for this account today; open the link in the e-mail instead.', { 'retry-after': String(r.retryAfter) });
+      },
+    });
     announceDevice(ctx, request, done, 'code');
     return done.result;
   });

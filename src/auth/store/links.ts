@@ -197,12 +197,16 @@ export async function consumeLink(db: Db, keys: TokenKeys, c: { token: string; d
   });
 }
 
-/** POST /auth/login/code: the requesting device (it holds the poll token) finishes with the e-mailed code. */
-export async function completeWithCode(db: Db, keys: TokenKeys, c: { pollToken: string; code: string; now: number; defaultTier: Tier }): Promise<Completed> {
+/**
+ * POST /auth/login/code: the requesting device (it holds the poll token) finishes with the e-mailed code.
+ * `beforeTry(email)` runs before the code is compared and may refuse (the per-account budget of code tries).
+ */
+export async function completeWithCode(db: Db, keys: TokenKeys, c: { pollToken: string; code: string; now: number; defaultTier: Tier; beforeTry?: (email: string) => void }): Promise<Completed> {
   const row = await db.selectFrom('magic_links').selectAll().where('pollToken', '=', sha256Hex(c.pollToken)).executeTakeFirst() as Row | undefined;
   if (!row) throw new HttpError(404, 'POLL_NOT_FOUND', 'Unknown poll token.');
   const state = stateOf(row, c.now);
   if (state !== 'valid') throw LINK_ERRORS[state]();
+  c.beforeTry?.(row.email);
   await checkCode(db, row, 'code', c.code, c.now);
   return db.transaction().execute(async (trx) => {
     const done = await complete(trx, keys, row, { deviceName: null, platform: null, now: c.now, defaultTier: c.defaultTier });
