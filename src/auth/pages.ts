@@ -1,5 +1,5 @@
-// The few HTML pages of hone-auth: the magic-link confirm page, its result pages and the login e-mail.
-// Small, self-contained, readable on a phone; every value is HTML-escaped.
+// The HTML pages and e-mails of hone-auth: the confirm page (context, matchCode, decline), its result pages, the sign-in
+// e-mail and the "New device signed in" notice. Small, self-contained, readable on a phone; every value is HTML-escaped.
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
