@@ -9,7 +9,7 @@ main{background:#fff;border-radius:12px;box-shadow:0 2px 12px #0001;padding:2rem
 h1{font-size:1.35rem;margin:0 0 .75rem}p{line-height:1.5;margin:.5rem 0;color:#4a5263}
 button{font-size:1.05rem;padding:.8rem 1rem;border:0;border-radius:8px;background:#3b5bdb;color:#fff;cursor:pointer;width:100%;margin-top:1rem}
 .choice{display:grid;grid-template-columns:1fr 1fr;gap:.75rem}.choice button{margin-top:.75rem}#decline{background:#495057}
-dl{text-align:left;margin:.5rem 0 1rem;display:grid;grid-template-columns:auto 1fr;gap:.35rem .75rem}dt{color:#868e96}dd{margin:0;overflow-wrap:anywhere}
+dl{text-align:left;margin:.5rem 0 1rem}dt{color:#868e96;font-size:.85rem;margin-top:.6rem}dd{margin:0;font-weight:600;overflow-wrap:anywhere}
 label{display:block;margin-top:1rem;text-align:left}input[name=matchCode]{font-size:1.4rem;letter-spacing:.2em;text-transform:uppercase;text-align:center;width:100%;box-sizing:border-box;padding:.5rem;margin-top:.35rem;border:1px solid #adb5bd;border-radius:8px}
 .problem{color:#c92a2a}
 .ok h1{color:#2b8a3e}.bad h1{color:#c92a2a}small{color:#868e96}`;
