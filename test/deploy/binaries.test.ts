@@ -15,12 +15,16 @@ import { startSmtp } from '../helpers/smtp.ts';
 import type { TestSmtp } from '../helpers/smtp.ts';
 import { bareEnv, fetchVia, loginProjectRelayFlow, pathWithoutNode, sizeOf, startProgram } from '../helpers/stack.ts';
 import type { Started } from '../helpers/stack.ts';
+import { requires } from '../helpers/tools.ts';
 
 const SECRET = 'binary-test-secret-0123456789abcdef0123456789abcdef';
 /** The issue's limits: each binary under 120 MB, listening within 300 ms (asserted with slack for a busy CI machine). */
 const MAX_BYTES = 120e6;
 const MAX_START_MS = 1500;
 const REDIS_URL = process.env.HONE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** npm run build:bin strips the runtime's symbols with binutils' strip. */
+const NEEDS = requires(['strip']);
 
 let root: string;
 let bins: { auth: string; relay: string };
@@ -46,6 +50,7 @@ function installDir(name: string, bin: string, conf?: { file: string; text: stri
 const conf = (entries: Record<string, string | number>) => Object.entries(entries).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
 
 before(async () => {
+  if (NEEDS.skip) return;
   const built = await buildBinaries();
   bins = { auth: built.paths['hone-auth'], relay: built.paths['hone-relay'] };
   root = mkdtempSync(join(tmpdir(), 'hone-bin-'));
@@ -57,14 +62,14 @@ after(async () => {
 });
 
 describe('single executables', () => {
-  test('each is under 120 MB and needs no Node: PATH without node, nothing beside it', () => {
+  test('each is under 120 MB and needs no Node: PATH without node, nothing beside it', NEEDS, () => {
     for (const bin of Object.values(bins)) assert.ok(sizeOf(bin) < MAX_BYTES, `${bin}: ${(sizeOf(bin) / 1e6).toFixed(1)} MB`);
     assert.ok(pathWithoutNode().length > 0);
     const which = spawnSync('sh', ['-c', 'command -v node'], { env: bareEnv(), encoding: 'utf8' });
     assert.notEqual(which.status, 0, `node is still on PATH: ${which.stdout}`);
   });
 
-  test('hone-auth: --version, --help, secret and a bad config key, like the npm entry point', () => {
+  test('hone-auth: --version, --help, secret and a bad config key, like the npm entry point', NEEDS, () => {
     const { dir, bin } = installDir('auth-cli', bins.auth);
     assert.equal(runBin(bin, ['--version'], dir).stdout.trim(), VERSION);
     const help = runBin(bin, ['--help'], dir);
@@ -80,7 +85,7 @@ describe('single executables', () => {
     assert.deepEqual(readdirSync(dir), ['hone-auth'], 'nothing written for commands that do not serve');
   });
 
-  test('hone-relay: --version, --help and the secret rule', () => {
+  test('hone-relay: --version, --help and the secret rule', NEEDS, () => {
     const { dir, bin } = installDir('relay-cli', bins.relay);
     assert.equal(runBin(bin, ['--version'], dir).stdout.trim(), VERSION);
     assert.match(runBin(bin, ['--help'], dir).stdout, /hone-relay \[--config relay\.conf\]/);
@@ -89,7 +94,7 @@ describe('single executables', () => {
     assert.match(r.stderr, /auth\.secret: required/);
   });
 
-  test('from empty directories with only a config file: login → project → relay message, then a clean stop', async (t) => {
+  test('from empty directories with only a config file: login → project → relay message, then a clean stop', NEEDS, async (t) => {
     const [authPort, httpPort, wsPort] = [await freePort(), await freePort(), await freePort()];
     const authUrl = `http://127.0.0.1:${authPort}`;
     const auth = installDir('auth', bins.auth, { file: 'auth.conf', text: conf({
@@ -136,7 +141,7 @@ describe('single executables', () => {
     }
   });
 
-  test('two relays in cluster mode (Redis, ioredis bundled): devices on different relays exchange messages', async () => {
+  test('two relays in cluster mode (Redis, ioredis bundled): devices on different relays exchange messages', NEEDS, async () => {
     const prefix = `hone-bin-${process.pid}-${Date.now() % 1e6}`;
     const [authPort, ...ports] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     const authUrl = `http://127.0.0.1:${authPort}`;
@@ -173,7 +178,7 @@ describe('single executables', () => {
     }
   });
 
-  test('hone-auth on MySQL (mysql2 bundled): serves /health with the mysql dialect', async () => {
+  test('hone-auth on MySQL (mysql2 bundled): serves /health with the mysql dialect', NEEDS, async () => {
     const name = `hone_bin_${process.pid}_${Date.now() % 1e6}`;
     const { createConnection } = await import('mysql2/promise');
     const c = await createConnection(MYSQL);
