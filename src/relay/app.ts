@@ -19,7 +19,7 @@ Every config key can be set as HONE_<KEY> (auth.secret → HONE_AUTH_SECRET). Se
 
 async function main(): Promise<void> {
   tuneGarbageCollector();
-  const args = parseCommonArgs(process.argv.slice(2));
+  const args = parseCommonArgs(process.argv.slice(2), () => ({ command: '', flags: ['config', 'dev'] }));
   if (args.help) return void console.log(HELP);
   if (args.version) return void console.log(VERSION);
   if (args.positionals.length > 0 && args.positionals[0] !== 'serve') throw expected(`unknown command "${args.positionals[0]}"; see hone-relay --help`);

@@ -206,3 +206,30 @@ describe('hone-sync CLI against real auth + relay', () => {
     }
   });
 });
+
+describe('hone-sync flags belong to commands', () => {
+  test("another command's flag, or an unknown one, is a usage error naming the command's flags; nothing is contacted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hone-sync-flags-'));
+    try {
+      const env = { HOME: dir, HONE_SYNC_CONFIG: join(dir, 'sync.conf') };
+      for (const [args, line] of [
+        [['status', '--to', 'host', '--count', '3'], 'status does not take --to; its flags: --config, --json, --help, --version'],
+        [['send', 'p', 'hi', '--count', '3'], 'send does not take --count; its flags: --to, --timeout, --config, --json, --help, --version'],
+        [['watch', 'p', '--to', 'host'], 'watch does not take --to; its flags: --count, --timeout, --config, --json, --help, --version'],
+        [['mirror', dir, '--name', 'x'], 'mirror does not take --name; its flags: --project, --config, --json, --help, --version'],
+        [['projects', 'add', 'k', '--frobnicate'], 'projects does not take --frobnicate; its flags: --name, --config, --json, --help, --version'],
+      ] as const) {
+        const r = await run([...args], env);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stderr, `hone-sync: ${line}; see hone-sync --help\n`);
+      }
+      const json = await run(['status', '--json', '--count', '1'], env);
+      assert.equal(json.code, 2);
+      assert.equal(JSON.parse(json.stdout).error.code, 'USAGE');
+      const ok = await run(['status', '--json'], env);
+      assert.equal(ok.code, 0, ok.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

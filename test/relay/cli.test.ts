@@ -44,6 +44,14 @@ describe('hone-relay command line', () => {
     assert.match(oneLine(r), /auth\.secret: required/);
   });
 
+  test("hone-auth's flags (--expires, --json) are refused, naming the relay's flags", async () => {
+    for (const flag of ['--expires', '--json']) {
+      const r = await run(flag === '--json' ? [flag] : [flag, 'x'], { HONE_AUTH_SECRET: SECRET });
+      assert.notEqual(r.code, 0);
+      assert.equal(oneLine(r), `hone-relay: unknown flag ${flag}; the flags: --config, --dev, --help, --version`);
+    }
+  });
+
   test('bad values, unknown flags and unknown commands: one line, non-zero', async () => {
     const port = await run([], { HONE_AUTH_SECRET: SECRET, HONE_WS_PORT: '70000' });
     assert.equal(port.code, 2);
