@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   });
   const storage = config['cluster.redis'] ? { cluster: redactRedisUrl(config['cluster.redis']), prefix: config['cluster.prefix'] } : { sqlite: config['sqlite.path'] };
   relay.log.info({ event: 'listening', http: relay.httpUrl, ws: relay.wsUrl, ...storage },
-    `hone-relay ${VERSION} listening on ${relay.httpUrl} (health, metrics, status) and ${relay.wsUrl} (WebSocket)`);
+    `hone-relay ${VERSION} listening on ${relay.httpUrl} (health, metrics, status) and ${relay.wsUrl} (WebSocket)${relay.redisDownAtStart ? ' — DEGRADED: Redis unreachable, joins are refused until it answers' : ''}`);
 
   exitOnSignals(relay.log, 'shutting down: closing connections with 1001 and flushing the buffer', () => relay.close());
 }

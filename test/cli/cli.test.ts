@@ -69,6 +69,7 @@ describe('hone-sync CLI against real auth + relay', () => {
       for (const [k, v] of [['syncEnabled', 'true'], ['syncAuthUrl', auth.url], ['syncRelayUrl', relay.wsUrl], ['syncDeviceName', name]]) {
         const r = await hs(env, 'config', 'set', k, v);
         assert.equal(r.code, 0, r.stderr);
+        if (k === 'syncEnabled') assert.equal(r.stdout, 'syncEnabled=true\nNext: hone-sync login <email>\n');
       }
       assert.equal(statSync(env.HONE_SYNC_CONFIG).mode & 0o777, 0o600);
     }
@@ -160,6 +161,8 @@ describe('hone-sync CLI against real auth + relay', () => {
     assert.match(denied.stderr, /^hone-sync: signed out on this device, run hone-sync login <email> \(/);
     const st = await hs(phone(), 'status');
     assert.equal(st.code, 4);
+    assert.match(st.stdout, /^signed in  no — signed out on this device, run hone-sync login <email> \(the auth service says: /m);
+    assert.doesNotMatch(st.stdout, /signed in  yes/, 'said once: signed out');
 
     const out = await hs(desk(), 'logout');
     assert.equal(out.code, 0, out.stderr);
