@@ -1,8 +1,9 @@
 // The self-hosting promise: `npm run build:bin` makes hone-auth and hone-relay single executables that run from an empty
-// directory holding only the binary and its config file, with no Node on PATH, and serve the whole login → project → relay flow.
+// directory holding only the binary and its config file, with no Node on PATH, and serve the whole login → project → relay flow;
+// and hone-sync, the client CLI, so a client machine needs no checkout either.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,9 @@ import { freePort } from '../helpers/process.ts';
 import type { Run } from '../helpers/process.ts';
 import { startSmtp } from '../helpers/smtp.ts';
 import type { TestSmtp } from '../helpers/smtp.ts';
+import { adminSetTier } from '../../src/auth/admin.ts';
+import { startAuth } from '../helpers/auth.ts';
+import { startRelay } from '../helpers/relay.ts';
 import { bareEnv, fetchVia, loginProjectRelayFlow, pathWithoutNode, sizeOf, startProgram } from '../helpers/stack.ts';
 import type { Started } from '../helpers/stack.ts';
 import { requires } from '../helpers/tools.ts';
@@ -27,7 +31,7 @@ const REDIS_URL = process.env.HONE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const NEEDS = requires(['strip']);
 
 let root: string;
-let bins: { auth: string; relay: string };
+let bins: { auth: string; relay: string; sync: string };
 let smtp: TestSmtp;
 
 /** Runs a binary to completion in `cwd` with the bare environment. */
@@ -52,7 +56,7 @@ const conf = (entries: Record<string, string | number>) => Object.entries(entrie
 before(async () => {
   if (NEEDS.skip) return;
   const built = await buildBinaries();
-  bins = { auth: built.paths['hone-auth'], relay: built.paths['hone-relay'] };
+  bins = { auth: built.paths['hone-auth'], relay: built.paths['hone-relay'], sync: built.paths['hone-sync'] };
   root = mkdtempSync(join(tmpdir(), 'hone-bin-'));
   smtp = await startSmtp();
 });
@@ -92,6 +96,45 @@ describe('single executables', () => {
     const r = runBin(bin, [], dir);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /auth\.secret: required/);
+  });
+
+  test('hone-sync from an empty directory, no Node: config, login through the e-mailed link, projects add, send', NEEDS, async () => {
+    const { dir, bin } = installDir('sync', bins.sync);
+    const hs = (...args: string[]) => runBin(bin, args, dir, { HOME: dir });
+    assert.equal(hs('--version').stdout.trim(), VERSION);
+    assert.match(hs('--help').stdout, /hone-sync mirror <dir> --project <key>/);
+    const auth = await startAuth('sqlite');
+    const relay = await startRelay({ 'auth.url': auth.url });
+    try {
+      auth.clock.now = Date.now();
+      for (const [k, v] of [['syncEnabled', 'true'], ['syncAuthUrl', auth.url], ['syncRelayUrl', relay.wsUrl], ['syncDeviceName', 'client']]) {
+        const r = hs('config', 'set', k, v);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      // The servers run in this process: the commands that reach them run asynchronously (spawnSync would block them).
+      const hsAsync = (...args: string[]) => new Promise<Run>((resolve) => {
+        const child = spawn(bin, args, { cwd: dir, env: bareEnv({ HOME: dir }) });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: 0 }));
+      });
+      const login = hsAsync('login', 'bin@example.com');
+      assert.equal((await fetch(auth.smtp.linkIn(await auth.smtp.nextMail('bin@example.com')))).status, 200);
+      const signed = await login;
+      assert.equal(signed.code, 0, signed.stderr);
+      assert.match(signed.stdout, /Signed in as bin@example\.com on "client"/);
+      await adminSetTier(auth.adb, ['bin@example.com', 'pro'], undefined, auth.clock.now);
+      const added = await hsAsync('projects', 'add', 'notes');
+      assert.equal(added.code, 0, added.stderr);
+      const sent = await hsAsync('send', 'notes', 'from the binary');
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.match(sent.stdout, /^Sent to broadcast in "notes" \(seq \d+\)\.\n$/);
+    } finally {
+      await relay.close();
+      await auth.close();
+    }
   });
 
   test('from empty directories with only a config file: login → project → relay message, then a clean stop', NEEDS, async (t) => {
