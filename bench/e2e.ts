@@ -6,7 +6,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { startStack } from '../test/helpers/e2e.ts';
 import type { Proc } from '../test/helpers/e2e.ts';
-import { writeBenchSection } from './docs-section.ts';
+import { machineLine, writeBenchSection } from './docs-section.ts';
 
 const COMMAND = 'npm run bench:e2e';
 const HEADING = '## hone-sync mirror end to end';
@@ -96,33 +96,21 @@ async function main(): Promise<void> {
     const small = await series('1 KB', A, B, 'note-1k.txt', 1024, SMALL_EDITS, SMALL_GAP_MS);
     const large = await series('1 MB', A, B, 'blob-1m.bin', 1024 * 1024, LARGE_EDITS, LARGE_GAP_MS);
 
-    const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
     const row = (name: string, s: number[], gap: number) =>
       `| ${name} | ${s.length} | ${gap} | ${pct(s, 0.5).toFixed(1)} | ${pct(s, 0.99).toFixed(1)} | ${s[s.length - 1].toFixed(1)} |`;
     const p99 = pct(small, 0.99);
     const section = [
       HEADING,
       '',
-      `Command: \`${COMMAND}\` (runs \`bench/e2e.ts\`; \`--small=N --large=N\` change the edit counts, \`--write\` replaces this section).`,
-      '',
-      `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
-      `- Machine: ${os.cpus().length} CPUs, ${cpu}, ${os.platform()} ${os.release()}; Node ${process.version}`,
-      '- Setup: hone-auth (SQLite) and hone-relay (SQLite buffer, default limits) as separate processes; two `hone-sync mirror`',
-      '  processes (devices "desktop" and "phone", signed in through the e-mailed link) on two folders of one project; all on',
-      '  this machine, nothing pinned. The benchmark process saves a file in the desktop folder (`writeFileSync`, same file',
-      '  every time, new random content) and watches the phone folder until the file there has the new content.',
-      '- Measured: save → written on the other side. It includes the watcher debounce (10 ms), hashing, the relay',
-      '  (durable SQLite write before forwarding), the atomic write on the other side. The next save waits for the',
-      `  arrival plus the pause shown; the first ${WARMUP} edits of each size are not counted.`,
-      '- 1 MB files are sent as six 256 KiB base64 chunks, paced under the relay\'s default 4 MiB/s per-connection byte limit' +
-        ` (a 1 MB save uses about a third of a second of that budget, hence the longer pause)${LARGE_EDITS < 200 ? `; only ${LARGE_EDITS} edits of 1 MB in this run` : ''}.`,
+      `Command: \`${COMMAND}\` (\`--write\` replaces this section). Method: [benchmark-method.md](design/benchmark-method.md#hone-sync-mirror-end-to-end).`,
+      machineLine(),
       '',
       '| File size | edits | pause ms | p50 ms | p99 ms | max ms |',
       '|---|---:|---:|---:|---:|---:|',
       row('1 KB', small, SMALL_GAP_MS),
       row('1 MB', large, LARGE_GAP_MS),
       '',
-      `**Target** (p99 < 50 ms for 1 KB): ${p99.toFixed(1)} ms — **${p99 < 50 ? 'met' : 'not met'}**.`,
+      `**Target** (p99 < 50 ms for 1 KB): ${p99.toFixed(1)} ms — **${p99 < 50 ? 'met' : 'not met'}**.${LARGE_EDITS < 200 ? ` Only ${LARGE_EDITS} edits of 1 MB in this run.` : ''}`,
       '',
     ].join('\n');
     process.stdout.write('\n' + section);

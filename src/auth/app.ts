@@ -24,6 +24,15 @@ usage:
 
 Every config key can be set as HONE_<KEY> (auth.secret → HONE_AUTH_SECRET). See auth.conf.example.`;
 
+/** The flags each command takes (--help and --version go everywhere); an unknown command is refused later. */
+const FLAGS: Record<string, string[]> = {
+  serve: ['config', 'dev'], secret: [], 'admin set-tier': ['config', 'dev', 'expires'], 'admin users': ['config', 'dev', 'json'],
+};
+const flagsOf = ([command = 'serve', sub]: string[]) => {
+  const named = command === 'admin' ? `admin ${sub}` : command;
+  return FLAGS[named] ? { command: named, flags: FLAGS[named] } : undefined;
+};
+
 /** In development an empty secret is kept in a file beside the database so tokens survive restarts. */
 function devSecret(config: AuthConfig): string {
   const file = join(dirname(config['sqlite.path']), 'dev.secret');
@@ -51,7 +60,7 @@ async function openReady(config: AuthConfig): Promise<AuthDb> {
 }
 
 async function main(): Promise<void> {
-  const args = parseCommonArgs(process.argv.slice(2));
+  const args = parseCommonArgs(process.argv.slice(2), flagsOf);
   if (args.help) return void console.log(HELP);
   if (args.version) return void console.log(VERSION);
   const [command, sub, ...rest] = args.positionals;

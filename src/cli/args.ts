@@ -1,7 +1,30 @@
 // hone-sync's command line: global flags and each command's own, parsed with node:util parseArgs.
-// Unknown flags are a usage error naming the flag.
+// Unknown flags, and flags of another command, are a usage error naming the command's flags.
 import { parseArgs } from 'node:util';
+import { strayFlag } from '../common/cli.ts';
 import { usage } from './exit-codes.ts';
+
+/** The flags every command takes (--help and --version too), and each command's own. */
+const GLOBAL_FLAGS = ['config', 'json'];
+const COMMAND_FLAGS: Record<string, string[]> = {
+  login: [], logout: [], status: [], devices: [], config: [], help: [],
+  projects: ['name'], watch: ['count', 'timeout'], send: ['to', 'timeout'], mirror: ['project', 'create'],
+};
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', short: 'v', default: false },
+  name: { type: 'string' },
+  to: { type: 'string' },
+  count: { type: 'string' },
+  timeout: { type: 'string' },
+  project: { type: 'string', short: 'p' },
+  create: { type: 'boolean', default: false },
+} as const;
+
+const flagsOf = ([command]: string[]) =>
+  command !== undefined && COMMAND_FLAGS[command] ? { command, flags: [...COMMAND_FLAGS[command], ...GLOBAL_FLAGS] } : undefined;
 
 export interface CliArgs {
   command: string | undefined;
@@ -27,24 +50,11 @@ const positiveNumber = (flag: string, raw: string | undefined): number | undefin
 };
 
 export function parseCliArgs(argv: string[]): CliArgs {
+  const stray = strayFlag(argv, OPTIONS, flagsOf);
+  if (stray) throw usage(stray);
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-        version: { type: 'boolean', short: 'v', default: false },
-        name: { type: 'string' },
-        to: { type: 'string' },
-        count: { type: 'string' },
-        timeout: { type: 'string' },
-        project: { type: 'string', short: 'p' },
-        create: { type: 'boolean', default: false },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (err) {
     throw usage((err as Error).message.split('. ')[0].replace(/\.$/, ''));
   }

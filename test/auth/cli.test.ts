@@ -52,6 +52,21 @@ describe('hone-auth command line', { concurrency: 3 }, () => {
     assert.match(oneLine(r), /frobnicate/);
   });
 
+  test("a flag of another command is refused with one line naming the command's flags", async () => {
+    for (const [args, line] of [
+      [['--expires', '2030-01-01'], 'hone-auth: serve does not take --expires; its flags: --config, --dev, --help, --version'],
+      [['admin', 'users', '--expires', '2030-01-01'], 'hone-auth: admin users does not take --expires; its flags: --config, --dev, --json, --help, --version'],
+      [['admin', 'set-tier', 'a@example.com', 'pro', '--json'], 'hone-auth: admin set-tier does not take --json; its flags: --config, --dev, --expires, --help, --version'],
+      [['secret', '--config', 'auth.conf'], 'hone-auth: secret does not take --config; its flags: --help, --version'],
+      [['--frobnicate'], 'hone-auth: serve does not take --frobnicate; its flags: --config, --dev, --help, --version'],
+    ] as const) {
+      const r = await run([...args], dbEnv('flags'));
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.equal(oneLine(r), line);
+      assert.equal(r.stdout, '', 'nothing printed, nothing served');
+    }
+  });
+
   test('an unknown command exits non-zero with one line', async () => {
     const r = await run(['frobnicate'], dbEnv('unknown-cmd'));
     assert.notEqual(r.code, 0);

@@ -58,10 +58,23 @@ test('the files and units the guide names exist and agree with it', () => {
     assert.ok(DOC.includes(`/etc/hone-sync/${name}.conf`) && unit.includes(`--config /etc/hone-sync/${name}.conf`));
     assert.ok(DOC.includes(`useradd --system --home-dir /var/lib/hone-${name}`) && unit.includes(`User=hone-${name}`));
   }
+  // The units' Documentation= points where the guide installs the docs.
+  for (const name of ['auth', 'relay']) {
+    const doc = /^Documentation=file:\/\/(\/.*)\/(self-hosting\.md)$/m.exec(readFileSync(file(`deploy/systemd/hone-${name}.service`), 'utf8'));
+    assert.ok(doc, `hone-${name}.service has Documentation=file:///…/self-hosting.md`);
+    assert.ok(DOC.includes(`sudo install -D -m 644 -t ${doc[1]} docs/self-hosting.md`), `the guide installs ${doc[1]}/${doc[2]}`);
+  }
   // certbot's certificate name and webroot are the ones the site reads.
   assert.match(DOC, /certbot certonly --webroot -w \/var\/www\/html --cert-name hone-sync/);
   assert.ok(SITE.includes('/etc/letsencrypt/live/hone-sync/fullchain.pem') && SITE.includes('root /var/www/html;'));
   assert.ok(DOC.includes('wss://sync.example.com/ws') && SITE.includes('location /ws {'));
+});
+
+test('the client needs no checkout: the guide installs dist/hone-sync, which npm run build:bin makes', async () => {
+  const { PROGRAMS } = await import('../../scripts/build-bin.ts');
+  assert.deepEqual(PROGRAMS.map((p) => p.name), ['hone-auth', 'hone-relay', 'hone-sync']);
+  assert.ok(DOC.includes('sudo install -m 755 dist/hone-sync /usr/local/bin/'));
+  assert.ok(!DOC.includes('src/cli/app.ts"'), 'no alias into a checkout');
 });
 
 test("the hone-auth commands the guide uses are in hone-auth's usage", () => {
