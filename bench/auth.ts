@@ -15,7 +15,7 @@ import { checkCache, createReadCache } from '../src/auth/store/read-cache.ts';
 import { signToken, verifyToken } from '../src/common/token.ts';
 import type { TokenKeys } from '../src/common/token.ts';
 import type { ServerInfo } from './auth-server.ts';
-import { BENCHMARKS_PATH, writeBenchSection } from './docs-section.ts';
+import { BENCHMARKS_PATH, machineLine, writeBenchSection } from './docs-section.ts';
 import { cpus, pinLoadGenerator, serverCommand, stopServer } from './server-process.ts';
 
 const CONNECTIONS = 50;
@@ -204,20 +204,11 @@ for (const v of verifyRows) console.log(`  ${v.name.padEnd(52)} ${fmt(v.perSec)}
 console.log(`read cache check (PRAGMA data_version): ${fmt(dataVersionPerSec)}/s, ${(1e6 / dataVersionPerSec).toFixed(2)} µs each`);
 console.log(`\nTarget: authenticated GET on SQLite >= ${TARGET_RATIO * 100}% of the bare route: ${(sqliteGet.ratio! * 100).toFixed(0)}%, ${targetMet ? 'MET' : 'NOT MET'}`);
 
-const cpuModel = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
-const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 const md = [
   '## hone-auth',
   '',
-  `Command: \`${COMMAND}\` (runs \`bench/auth.ts\`; the servers run in \`bench/auth-server.ts\`, a separate process).`,
-  '',
-  `- Date: ${date}`,
-  `- Machine: ${cpus} CPUs (\`nproc\`), ${cpuModel}, ${os.platform()} ${os.release()}; Node ${process.version}; MariaDB ${await mariadbVersion()} on the same host`,
-  `- Load: autocannon, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up then ${DURATION_S} s per scenario; ${pin ? 'servers pinned to CPU 0 and autocannon to CPU 1 with `taskset`' : 'no CPU pinning (`taskset` missing or one CPU)'}`,
-  '- Setup: a fresh database per run (SQLite file in a temporary folder, MySQL database dropped afterwards); one `pro` user with two devices; `log.level=silent`, rate limits raised out of the way.',
-  '- `GET /auth/devices`: Bearer token checked (signature, device row, token hash), then the device list. `POST /auth/project`: the same projectKey re-registered every time (idempotent: token check, lookup).',
-  '- SQLite: every request first reads `PRAGMA data_version` and this process\'s write count, then answers from the read cache (`src/auth/store/read-cache.ts`) while the database is unchanged. MySQL: no cache, the database is read on every request (the caller\'s row and the list in one query).',
-  '- Baseline: a bare Fastify app (no hooks, no logger) answering the same JSON from memory on `GET /bare/devices` and `POST /bare/project`, measured before and after the real routes in each group; "vs bare" is relative to the mean of those two runs.',
+  `Command: \`${COMMAND}\`. Method: [benchmark-method.md](design/benchmark-method.md#hone-auth) (autocannon, ${CONNECTIONS} connections, ${DURATION_S} s per scenario, ${pin ? 'server and autocannon on one CPU each' : 'no CPU pinning'}; "vs bare": a bare Fastify route answering the same JSON in the same run).`,
+  machineLine(`MariaDB ${await mariadbVersion()} on the same host`),
   '',
   '| Scenario | req/s | p50 ms | p99 ms | vs bare | non-2xx/errors |',
   '|---|---:|---:|---:|---:|---:|',

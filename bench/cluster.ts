@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { dropPrefix } from '../test/helpers/cluster.ts';
 import { WebSocket } from 'ws';
 import { signToken } from '../src/common/token.ts';
-import { writeBenchSection } from './docs-section.ts';
+import { machineLine, writeBenchSection } from './docs-section.ts';
 
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const REDIS = process.env.HONE_BENCH_REDIS ?? 'redis://127.0.0.1:6379/0';
@@ -335,12 +335,9 @@ async function main(): Promise<void> {
   const times = (a: number, b: number | undefined) => (b === undefined || Number.isNaN(a) || Number.isNaN(b) ? '–' : `${(a / b).toFixed(2)}×`);
   const lines: string[] = [];
   lines.push('## Relay cluster', '');
-  lines.push('Command: `npm run bench:cluster` (runs `bench/cluster.ts`: real `hone-relay` processes, `cluster.redis` on the local Redis, the load generator in the same script).', '');
-  lines.push(`- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`);
-  lines.push(`- Machine: ${os.availableParallelism()} CPUs, ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${os.platform()} ${os.release()}; Node ${process.version}; ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.split(' ').slice(0, 3).join(' ')} on the same host (no persistence configured by the bench)`);
-  lines.push(`- Workload (the relay benchmark's): ${ROOMS} rooms × ${PER_ROOM} devices, every device sends ${PAYLOAD_CHARS}-character broadcasts round-robin at the offered rate, so each broadcast is delivered to ${PEERS} peers; device *d* of room *r* connects to node (r + d) mod N, so with 2 or 3 nodes every room spans nodes and most deliveries cross Redis.`);
-  lines.push(`- Ladder (throughput): steps of ${WARMUP_MS / 1000} s warm-up and ${MEASURE_MS / 1000} s measured; a step passes with ≥ ${DELIVERY_MIN * 100}% delivered and p99 < ${P99_LIMIT_MS} ms (a failing step is run once more, the better run kept); the ladder stops at the first failing step.`);
-  lines.push(`- Latency comparison at ${fmt(COMPARE_AT)} broadcasts/s: ${ROUNDS} rounds, each starting every setup afresh in turn (so a neighbour's burst on the shared machine falls on one round of every setup, not on one setup's only sample), ${COMPARE_WARMUP_MS / 1000} s warm-up and ${COMPARE_MS / 1000} s measured (${fmt((COMPARE_AT * PEERS * COMPARE_MS) / 1000)} deliveries); the table gives the median of the rounds. Latency = send → receive at the load generator. All processes (nodes, Redis, load generator) share the machine, the same way for every setup; nothing is pinned.`, '');
+  const redis = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.split(' ').slice(0, 3).join(' ');
+  lines.push(`Command: \`npm run bench:cluster\`. Method: [benchmark-method.md](design/benchmark-method.md#relay-cluster) (the relay benchmark's workload; device *d* of room *r* on node (r + d) mod N, so rooms span nodes; latency compared at ${fmt(COMPARE_AT)} broadcasts/s, median of ${ROUNDS} rounds after ${COMPARE_WARMUP_MS / 1000} s of warm-up; nothing pinned).`);
+  lines.push(machineLine(`${redis} on the same host`), '');
   const n = `median of ${ROUNDS} rounds`;
   lines.push(`| Setup | highest passing step (broadcasts/s) | delivered msg/s there | p99 there | p50 / p95 / p99 at ${fmt(COMPARE_AT)}/s (${n}) | p99 vs single relay | p95 vs single relay | p99 vs cluster, 1 node | p99 of each round | relay CPU / Redis CPU at ${fmt(COMPARE_AT)}/s |`);
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -353,16 +350,17 @@ async function main(): Promise<void> {
     const cpu = rounds.length > 0 ? `${(med(rounds, (x) => x.relayCpu) * 100).toFixed(0)}% / ${(med(rounds, (x) => x.redisCpu) * 100).toFixed(0)}%` : '–';
     lines.push(`| ${setup.name} | ${b ? fmt(b.offered) : 'none'} | ${b ? fmt(b.delivered) : '–'} | ${b ? ms(b.p99) + ' ms' : '–'} | ${rounds.length > 0 ? `${ms(p50)} / ${ms(p95)} / ${ms(p99)} ms` : '–'} | ${times(p99, singleP99)} | ${times(p95, singleP95)} | ${setup.cluster ? times(p99, oneP99) : '–'} | ${rounds.map((x) => ms(x.p99)).join(', ') || '–'} ms | ${cpu} |`);
   }
-  lines.push('', 'Every ladder step:', '', '| Setup | offered/s | delivered msg/s | delivered | p50 ms | p99 ms | relay CPU (all nodes) | Redis CPU | load generator CPU |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('', '<details><summary>Every ladder step</summary>', '', '| Setup | offered/s | delivered msg/s | delivered | p50 ms | p99 ms | relay CPU (all nodes) | Redis CPU | load generator CPU |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const { setup, ladder } of results) {
     for (const st of ladder) lines.push(`| ${setup.name} | ${fmt(st.offered)} | ${fmt(st.delivered)} | ${(st.delivery * 100).toFixed(1)}% | ${ms(st.p50)} | ${ms(st.p99)} | ${(st.relayCpu * 100).toFixed(0)}% | ${(st.redisCpu * 100).toFixed(0)}% | ${(st.genCpu * 100).toFixed(0)}% |`);
   }
+  lines.push('', '</details>');
   const text = lines.join('\n') + '\n';
   console.log('\n' + text);
   if (errors > 0) console.log(`error frames received: ${errors}`);
   if (!WRITE) return;
-  // The figures are replaced; hand-written notes after them (### headings) are kept.
-  const path = writeBenchSection(text, { keepFrom: '### What a larger machine would show' });
+  // The figures are replaced; the hand-written reading of them is kept.
+  const path = writeBenchSection(text);
   console.log(`wrote ${path}`);
 }
 

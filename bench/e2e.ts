@@ -7,7 +7,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { CLI_APP, spawnNode, startStack } from '../test/helpers/e2e.ts';
 import type { Device, Proc } from '../test/helpers/e2e.ts';
-import { writeBenchSection } from './docs-section.ts';
+import { machineLine, writeBenchSection } from './docs-section.ts';
 
 const COMMAND = 'npm run bench:e2e';
 const HEADING = '## hone-sync mirror end to end';
@@ -113,11 +113,10 @@ async function main(): Promise<void> {
       pairs.push({ mode, from: A, to: B });
     }
     await sleep(500);
-    process.stderr.write(`mirroring; ${SMALL_EDITS} edits of 1 KB, then ${LARGE_EDITS} of 1 MB per mode (after ${WARMUP} warm-up edits each)…\n`);
+    process.stderr.write(`mirroring; ${SMALL_EDITS} edits of 1 KB, then ${LARGE_EDITS} of 1 MB per project (after ${WARMUP} warm-up edits each)…\n`);
     const small = await series('1 KB', pairs, 'note-1k.txt', 1024, SMALL_EDITS, SMALL_GAP_MS);
     const large = await series('1 MB', pairs, 'blob-1m.bin', 1024 * 1024, LARGE_EDITS, LARGE_GAP_MS);
 
-    const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
     const row = (name: string, mode: string, s: number[], gap: number) =>
       `| ${name} | ${mode} | ${s.length} | ${gap} | ${pct(s, 0.5).toFixed(1)} | ${pct(s, 0.99).toFixed(1)} | ${s[s.length - 1].toFixed(1)} |`;
     const p99 = pct(small[0], 0.99);
@@ -126,21 +125,8 @@ async function main(): Promise<void> {
     const section = [
       HEADING,
       '',
-      `Command: \`${COMMAND}\` (runs \`bench/e2e.ts\`; \`--small=N --large=N\` change the edit counts, \`--write\` replaces this section).`,
-      '',
-      `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
-      `- Machine: ${os.cpus().length} CPUs, ${cpu}, ${os.platform()} ${os.release()}; Node ${process.version}; load average ${load.toFixed(1)} when it started`,
-      '- Setup: hone-auth (SQLite) and hone-relay (SQLite buffer, default limits) as separate processes; `hone-sync mirror`',
-      '  processes (devices "desktop" and "phone", signed in through the e-mailed link) on two folders of each of two projects:',
-      '  one without a key, one with a key on both devices (`hone-sync key set`, docs/e2e.md: AES-256-GCM, every payload',
-      '  sealed). All on this machine, nothing pinned. The benchmark process saves a file in a desktop folder (`writeFileSync`,',
-      '  same file every time, new random content) and watches the phone folder until the file there has the new content;',
-      '  edits alternate between the two projects, so both see the same load.',
-      '- Measured: save → written on the other side. It includes the watcher debounce (10 ms), hashing, the relay',
-      '  (durable SQLite write before forwarding), the atomic write on the other side. The next save waits for the',
-      `  arrival plus the pause shown; the first ${WARMUP} edits of each size are not counted.`,
-      '- 1 MB files are sent as six 256 KiB base64 chunks, paced under the relay\'s default 4 MiB/s per-connection byte limit' +
-        ` (a 1 MB save uses about a third of a second of that budget, hence the longer pause)${LARGE_EDITS < 200 ? `; only ${LARGE_EDITS} edits of 1 MB in this run` : ''}.`,
+      `Command: \`${COMMAND}\` (\`--write\` replaces this section). Method: [benchmark-method.md](design/benchmark-method.md#hone-sync-mirror-end-to-end).`,
+      machineLine(`load average ${load.toFixed(1)} at the start`),
       '',
       '| File size | project | edits | pause ms | p50 ms | p99 ms | max ms |',
       '|---|---|---:|---:|---:|---:|---:|',
@@ -149,21 +135,13 @@ async function main(): Promise<void> {
       row('1 MB', 'no key', large[0], LARGE_GAP_MS),
       row('1 MB', 'key (encrypted)', large[1], LARGE_GAP_MS),
       '',
-      `**Target** (p99 < 50 ms for 1 KB without a key): ${p99.toFixed(1)} ms — **${p99 < 50 ? 'met' : 'not met'}**.`,
+      `**Target** (p99 < 50 ms for 1 KB without a key): ${p99.toFixed(1)} ms — **${p99 < 50 ? 'met' : 'not met'}**.${LARGE_EDITS < 200 ? ` Only ${SMALL_EDITS} + ${LARGE_EDITS} edits per project in this run.` : ''}`,
       `**Target** (p99 with a key within 1.2× of without): 1 KB ${rs.toFixed(2)}×, 1 MB ${rl.toFixed(2)}× — **${rs <= 1.2 && rl <= 1.2 ? 'met' : 'not met'}**.`,
-      '',
-      'With a key every message is sealed on the sending device and opened on the receiving one (AES-256-GCM from',
-      '`node:crypto`; about 0.3 ms to seal and 0.4 ms to open a 256 KiB chunk, measured in-process). Long base64 strings in a',
-      'message (the mirror\'s file chunks) travel as bytes inside the sealed payload (docs/e2e.md, binary mode), so a sealed',
-      '1 MB file takes the same bytes on the wire as a plain one (about 1.4 MB) and the relay does the same work.',
-      `The 1 MB p50 difference is ${(pct(large[1], 0.5) - pct(large[0], 0.5)).toFixed(1)} ms here, for 1 KB files ${(pct(small[1], 0.5) - pct(small[0], 0.5)).toFixed(1)} ms. This is a short run on a VM shared`,
-      `with other work (${SMALL_EDITS} + ${LARGE_EDITS} edits per project): each p99 is one of the largest few values and follows the machine\'s`,
-      'load more than the encryption; `--small=200 --large=200` on a quiet machine gives steadier tails.',
       '',
     ].join('\n');
     process.stdout.write('\n' + section);
     if (process.argv.includes('--write')) {
-      const file = writeBenchSection(section, { keepFrom: '### Runs on the shared VM' });
+      const file = writeBenchSection(section);
       process.stderr.write(`updated ${file}\n`);
     }
   } finally {

@@ -13,7 +13,7 @@ import { WebSocket } from 'ws';
 import { signToken } from '../src/common/token.ts';
 import type { TokenKeys } from '../src/common/token.ts';
 import type { MemInfo, RelayServerInfo, ServerKind } from './relay-server.ts';
-import { BENCHMARKS_PATH, writeBenchSection } from './docs-section.ts';
+import { BENCHMARKS_PATH, machineLine, writeBenchSection } from './docs-section.ts';
 import { cpus, pinLoadGenerator, serverCommand, stopServer } from './server-process.ts';
 
 const COMMAND = 'npm run bench:relay';
@@ -671,25 +671,12 @@ for (const t of targets) console.log(`  ${t.what}: ${t.value} — ${t.met ? 'MET
 
 if (WRITE) {
   writeFileSync(chartPath, chart(results));
-  const cpuModel = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
-  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const summaryRow = (r: ServerResult) => `| ${LABEL[r.kind]} | ${r.saturated ? `${fmt(r.saturated.deliveredPerSec)} (at ${fmt(r.saturated.offered)} offered)` : 'none passed'} | ${r.fixed ? `${msFmt(r.fixed.p50)} / ${msFmt(r.fixed.p99)}` : '–'} | ${r.fixed ? `${(r.fixed.delivery * 100).toFixed(1)}%` : '–'} | ${r.fixed ? cpuPerDelivery(r.fixed).toFixed(1) : '–'} | ${r.mem ? fmt(r.mem.rssPerConn) : '–'} | ${r.mem ? fmt(r.mem.heapPerConn) : '–'} |`;
   const md = [
     '## hone-relay',
     '',
-    `Command: \`${COMMAND}\` (runs \`bench/relay.ts\`, the load generator; each server runs alone in \`bench/relay-server.ts\`, a separate process). Chart: [relay-throughput.svg](relay-throughput.svg): messages delivered within ${P99_LIMIT_MS} ms per second against offered broadcasts/s, per ladder step (filled: step passes).`,
-    '',
-    `- Date: ${date}`,
-    `- Machine: ${cpus} CPUs (\`nproc\`), ${cpuModel}, ${os.platform()} ${os.release()}; Node ${process.version}`,
-    `- Servers, one at a time, each in a fresh process: **hone-relay** (\`buildRelay\`, SQLite buffer in a temporary folder, i.e. persistence on, HMAC tokens checked at join, rate and connection limits raised out of the way, \`log.level=silent\`); **bare ws baseline** (a \`ws\` server that records room and device from the join frame, answers \`joined\`, and for any other frame parses the JSON and sends the text to the room's other sockets); **Socket.IO rooms** (socket.io ${readVersion('socket.io')}, WebSocket transport only, \`join\` event, \`msg\` event sent with \`socket.to(room).emit\`; the client is socket.io-client).`,
-    `- CPU: ${pin ? 'each server pinned to CPU 0, the load generator (one Node process, all sockets) to CPU 1, with `taskset`' : 'no CPU pinning (`taskset` missing or one CPU)'}.`,
-    `- Workload: ${ROOMS} rooms × ${DEVICES_PER_ROOM} devices = ${ROOMS * DEVICES_PER_ROOM} joined WebSocket connections; each device sends broadcast envelopes \`{"from","to":"broadcast","room","seq":0,"ts","encrypted":false,"payload"}\` with a ${PAYLOAD_CHARS}-character string payload (about ${PAYLOAD_CHARS + 100} bytes a frame), open loop (sends do not wait for anything), the offered rate spread evenly over the devices and over time (1 ms ticks).`,
-    `- **Offered** = broadcasts sent per second by all devices together. **Delivered** = messages received by peers per second (each broadcast is delivered to ${PEERS} peers, so at most ${PEERS} × offered), counted over the measured window.`,
-    `- Each step of the ladder: ${WARMUP_MS / 1000} s warm-up, then ${MEASURE_MS / 1000} s measured; "delivery" = receptions of the measured window's broadcasts (waiting up to ${DRAIN_MAX_MS / 1000} s after it for stragglers) ÷ (${PEERS} × broadcasts sent). Latency = reception time − send time, both from the load generator's \`performance.now()\` (the send time travels in the payload; \`ts\` carries \`Date.now()\` as the protocol asks, too coarse for sub-millisecond figures). A step **passes** at ≥ ${DELIVERY_MIN * 100}% delivery with p99 < ${P99_LIMIT_MS} ms; **saturated throughput** = the highest delivered/s of a passing step. A failing step is run once more and the better run kept ("runs" = 2): on this VM a single stall of some tens of milliseconds, with the CPUs mostly idle, fails an otherwise carried step now and then. The ladder stops after ${STOP_AFTER_FAILS} failing steps in a row.`,
-    `- Fixed-load latency: before the ladder, ${FIXED_RUNS} runs of ${fmt(FIXED_RATE)} offered broadcasts/s (${WARMUP_MS / 1000} s warm-up + ${FIXED_MS / 1000} s measured each); the table gives the run with the median p99, the ladder sections list all ${FIXED_RUNS}.`,
-    `- Also per step: CPU time of the server process and of the load generator (share of one core), and what the server wrote to storage (\`/proc/<pid>/io\` \`write_bytes\`) per broadcast; each run starts once the machine is idle (under ${QUIET_CPU * 100}% of a core busy), and a run during which other work used more than ${DISTURBED_CPU * 100}% of a core is discarded and run again (${totalDisturbed} discarded in this run). "Other processes' CPU" is the busy time of both CPUs (\`/proc/stat\`) minus those two (kernel work for the loopback traffic counts partly here), to show interference from anything else running.`,
-    `- The load generator has one core, as the server does. Where a ladder ends with both near 100%, its saturated figure is a lower bound of that server's capacity; the server CPU per delivered message at the fixed load does not depend on the load generator.`,
-    `- Memory: a fresh server process; RSS (VmRSS) after \`gc()\`, then ${fmt(IDLE_CONNECTIONS)} connections joined to ${fmt(IDLE_ROOMS)} rooms × ${DEVICES_PER_ROOM} (idle), 2 s, \`gc()\`, RSS again; per connection = difference ÷ ${fmt(IDLE_CONNECTIONS)}.`,
+    `Command: \`${COMMAND}\`. Method: [benchmark-method.md](design/benchmark-method.md#hone-relay) (${ROOMS} rooms × ${DEVICES_PER_ROOM} devices, ${PAYLOAD_CHARS}-character broadcasts, open loop; a ladder step passes at ≥ ${DELIVERY_MIN * 100}% delivered with p99 < ${P99_LIMIT_MS} ms; ${pin ? 'server and load generator on one CPU each' : 'no CPU pinning'}). Chart: [relay-throughput.svg](relay-throughput.svg).`,
+    machineLine(`${totalDisturbed} disturbed runs discarded`),
     '',
     '| Server | saturated throughput, delivered/s | p50 / p99 ms at ' + fmt(FIXED_RATE) + ' offered/s | delivery at ' + fmt(FIXED_RATE) + '/s | server CPU µs per delivered message at ' + fmt(FIXED_RATE) + '/s | RSS per idle connection, B | heap per idle connection, B |',
     '|---|---:|---:|---:|---:|---:|---:|',
@@ -700,7 +687,7 @@ if (WRITE) {
     ...targets.map((t) => `- ${t.what}: ${t.value} — **${t.met ? 'met' : 'not met'}**`),
     '',
     ...results.flatMap((r) => [
-      `### ${LABEL[r.kind]}: ladder`,
+      `<details><summary>${LABEL[r.kind]}: every ladder step</summary>`,
       '',
       `| offered broadcasts/s | sent/s | delivered/s | within ${P99_LIMIT_MS} ms/s | delivery | p50 ms | p99 ms | server CPU | load-generator CPU | server disk writes per broadcast | other processes' CPU | passes | runs |`,
       '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|',
@@ -712,6 +699,8 @@ if (WRITE) {
       ...(r.steps.length > 0 && r.steps[r.steps.length - 1].pass ? ['', `The ladder ran out before this server failed a step: its saturated figure is a lower bound.`] : []),
       ...(r.maxLoadCpu >= LOADGEN_NEAR_LIMIT ? ['', `The load generator reached ${(r.maxLoadCpu * 100).toFixed(0)}% of its core near the top of this ladder, so the highest steps measure it as much as the server: this server's saturated figure is a lower bound.`] : []),
       ...(r.errorCount || r.closes ? ['', `⚠ ${r.errorCount} error frames and ${r.closes} unexpected closes during the run; first: ${r.errors.map((e) => `\`${e}\``).join(', ')}`] : []),
+      '',
+      '</details>',
       '',
     ]),
   ].join('\n');

@@ -1,5 +1,5 @@
-// `npm run build:bin`: builds dist/hone-auth and dist/hone-relay, single executables that need no Node and no
-// node_modules — an esbuild bundle of each entry point built into a stripped copy of the pinned runtime (node --build-sea).
+// `npm run build:bin`: builds dist/hone-auth, dist/hone-relay and dist/hone-sync (the client CLI), single executables that
+// need no Node and no node_modules — an esbuild bundle of each entry point built into a stripped copy of the pinned runtime.
 import { build } from 'esbuild';
 import type { Plugin } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -13,6 +13,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const PROGRAMS = [
   { name: 'hone-auth', entry: 'src/auth/app.ts' },
   { name: 'hone-relay', entry: 'src/relay/app.ts' },
+  { name: 'hone-sync', entry: 'src/cli/app.ts' },
 ] as const;
 
 export interface BuildResult {
@@ -110,7 +111,7 @@ async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Builds both executables into `outDir` (default dist/); skips the slow step when nothing changed. */
+/** Builds the executables into `outDir` (default dist/); skips the slow step when nothing changed. */
 export async function buildBinaries(outDir = join(ROOT, 'dist')): Promise<BuildResult> {
   const work = join(outDir, '.build');
   mkdirSync(work, { recursive: true });

@@ -1,7 +1,30 @@
 // hone-sync's command line: global flags and each command's own, parsed with node:util parseArgs.
-// Unknown flags are a usage error naming the flag.
+// Unknown flags, and flags of another command, are a usage error naming the command's flags.
 import { parseArgs } from 'node:util';
+import { strayFlag } from '../common/cli.ts';
 import { usage } from './exit-codes.ts';
+
+/** The flags every command takes (--help and --version too), and each command's own. */
+const GLOBAL_FLAGS = ['config', 'json'];
+const COMMAND_FLAGS: Record<string, string[]> = {
+  login: [], logout: [], status: [], devices: [], config: [], help: [], key: [],
+  projects: ['name'], watch: ['count', 'timeout'], send: ['to', 'timeout'], mirror: ['project', 'create'],
+};
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', short: 'v', default: false },
+  name: { type: 'string' },
+  to: { type: 'string' },
+  count: { type: 'string' },
+  timeout: { type: 'string' },
+  project: { type: 'string', short: 'p' },
+  create: { type: 'boolean', default: false },
+} as const;
+
+const flagsOf = ([command]: string[]) =>
+  command !== undefined && COMMAND_FLAGS[command] ? { command, flags: [...COMMAND_FLAGS[command], ...GLOBAL_FLAGS] } : undefined;
 
 export interface CliArgs {
   command: string | undefined;
@@ -15,6 +38,8 @@ export interface CliArgs {
   count?: number;
   timeout?: number;
   project?: string;
+  /** mirror: create the folder when it does not exist. */
+  create: boolean;
 }
 
 const positiveNumber = (flag: string, raw: string | undefined): number | undefined => {
@@ -25,23 +50,11 @@ const positiveNumber = (flag: string, raw: string | undefined): number | undefin
 };
 
 export function parseCliArgs(argv: string[]): CliArgs {
+  const stray = strayFlag(argv, OPTIONS, flagsOf);
+  if (stray) throw usage(stray);
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-        version: { type: 'boolean', short: 'v', default: false },
-        name: { type: 'string' },
-        to: { type: 'string' },
-        count: { type: 'string' },
-        timeout: { type: 'string' },
-        project: { type: 'string', short: 'p' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (err) {
     throw usage((err as Error).message.split('. ')[0].replace(/\.$/, ''));
   }
@@ -50,6 +63,6 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (count !== undefined && !Number.isInteger(count)) throw usage(`--count takes a whole number, got "${v.count}"`);
   return {
     command: positionals[0], rest: positionals.slice(1), config: v.config, json: !!v.json, help: !!v.help, version: !!v.version,
-    name: v.name, to: v.to, count, timeout: positiveNumber('timeout', v.timeout), project: v.project,
+    name: v.name, to: v.to, count, timeout: positiveNumber('timeout', v.timeout), project: v.project, create: !!v.create,
   };
 }

@@ -48,6 +48,19 @@ export function fromRelayFatal(f: { code: string; message: string }, device: str
   }
 }
 
+/** Said when the relay refuses a device token that hone-auth accepts: the two servers hold different secrets. */
+export const SECRET_MISMATCH_MESSAGE = "the relay refuses this device's token although the auth service accepts it: the relay and hone-auth are set up with different auth.secret values (the server's operator must set the same one in both; signing in again will not help)";
+
+/**
+ * A relay refusal of the token (INVALID_TOKEN), told apart: when the auth service accepts the same token (`authAccepts`
+ * resolves), the servers' secrets differ; else the device is signed out as the relay says.
+ */
+export async function checkRelayRefusal(err: CliError, authAccepts: () => Promise<unknown>): Promise<CliError> {
+  if (err.code !== 'INVALID_TOKEN') return err;
+  const accepted = await authAccepts().then(() => true, () => false);
+  return accepted ? new CliError(EXIT.UNREACHABLE, 'SECRET_MISMATCH', SECRET_MISMATCH_MESSAGE) : err;
+}
+
 export function explain(err: unknown, authUrl: string): unknown {
   return err instanceof AuthError ? fromAuthError(err, authUrl) : err;
 }

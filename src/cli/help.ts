@@ -19,9 +19,11 @@ usage:
                                                print what arrives in the project's room (Ctrl-C to stop)
   hone-sync send <project> <text> [--to host|broadcast|<device>] [--timeout S]
                                                send a message to the project's room (default --to broadcast)
-  hone-sync mirror <dir> --project <key>       keep a folder in step with your other devices (Ctrl-C to stop);
+  hone-sync mirror <dir> --project <key> [--create]
+                                               keep a folder in step with your other devices (Ctrl-C to stop);
                                                ignores .git and node_modules; a conflicting edit is kept as
-                                               <name>.conflict-<device>; state in <dir>/.hone-sync
+                                               <name>.conflict-<device>; state and lock in <dir>/.hone-sync;
+                                               --create: make <dir> when it does not exist
   hone-sync key set <project>                  end-to-end encrypt the project on this device: asks for a
                                                passphrase twice (or HONE_SYNC_PASSPHRASE, or stdin); set the
                                                same one on every device (docs/e2e.md)

@@ -1,5 +1,7 @@
-// Command-line helpers shared by the programs: flags common to all, and the one-line fatal error.
+// Command-line helpers shared by the programs: flags common to all (each command checks which it takes), and the
+// one-line fatal error.
 import { parseArgs } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { ConfigError } from './config.ts';
 
 export interface CommonArgs {
@@ -12,7 +14,37 @@ export interface CommonArgs {
   positionals: string[];
 }
 
-export function parseCommonArgs(argv: string[]): CommonArgs {
+/** A command's name for messages ('' for a program without commands) and the flags it takes besides --help and --version. */
+export interface CommandFlags { command: string; flags: readonly string[] }
+
+const COMMON_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  dev: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', short: 'v', default: false },
+  json: { type: 'boolean', default: false },
+  expires: { type: 'string' },
+} as const;
+
+/**
+ * The line refusing the first flag in `argv` that its command does not take (unknown flags included), naming the
+ * flags it does take; undefined when all are taken. `flagsOf` answers for the positionals (undefined: do not check,
+ * e.g. an unknown command, refused later). --help and --version go everywhere.
+ */
+export function strayFlag(argv: string[], options: ParseArgsOptionsConfig, flagsOf: (positionals: string[]) => CommandFlags | undefined): string | undefined {
+  const { positionals, tokens } = parseArgs({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
+  const of = flagsOf(positionals);
+  const given = tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : []));
+  if (!of || given.includes('help')) return undefined;
+  const stray = given.find((f) => !of.flags.includes(f) && f !== 'help' && f !== 'version');
+  if (stray === undefined) return undefined;
+  const list = [...of.flags, 'help', 'version'].map((f) => `--${f}`).join(', ');
+  return of.command ? `${of.command} does not take --${stray}; its flags: ${list}` : `unknown flag --${stray}; the flags: ${list}`;
+}
+
+export function parseCommonArgs(argv: string[], flagsOf: (positionals: string[]) => CommandFlags | undefined): CommonArgs {
+  const stray = strayFlag(argv, COMMON_OPTIONS, flagsOf);
+  if (stray) throw expected(stray);
   try {
     return parseArgv(argv);
   } catch (err) {
@@ -23,18 +55,7 @@ export function parseCommonArgs(argv: string[]): CommonArgs {
 }
 
 function parseArgv(argv: string[]): CommonArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      dev: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-      version: { type: 'boolean', short: 'v', default: false },
-      json: { type: 'boolean', default: false },
-      expires: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: COMMON_OPTIONS });
   return { config: values.config, dev: !!values.dev, help: !!values.help, version: !!values.version, json: !!values.json, expires: values.expires, positionals };
 }
 

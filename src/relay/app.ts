@@ -19,7 +19,7 @@ Every config key can be set as HONE_<KEY> (auth.secret → HONE_AUTH_SECRET). Se
 
 async function main(): Promise<void> {
   tuneGarbageCollector();
-  const args = parseCommonArgs(process.argv.slice(2));
+  const args = parseCommonArgs(process.argv.slice(2), () => ({ command: '', flags: ['config', 'dev'] }));
   if (args.help) return void console.log(HELP);
   if (args.version) return void console.log(VERSION);
   if (args.positionals.length > 0 && args.positionals[0] !== 'serve') throw expected(`unknown command "${args.positionals[0]}"; see hone-relay --help`);
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   });
   const storage = config['cluster.redis'] ? { cluster: redactRedisUrl(config['cluster.redis']), prefix: config['cluster.prefix'] } : { sqlite: config['sqlite.path'] };
   relay.log.info({ event: 'listening', http: relay.httpUrl, ws: relay.wsUrl, ...storage },
-    `hone-relay ${VERSION} listening on ${relay.httpUrl} (health, metrics, status) and ${relay.wsUrl} (WebSocket)`);
+    `hone-relay ${VERSION} listening on ${relay.httpUrl} (health, metrics, status) and ${relay.wsUrl} (WebSocket)${relay.redisDownAtStart ? ' — DEGRADED: Redis unreachable, joins are refused until it answers' : ''}`);
 
   exitOnSignals(relay.log, 'shutting down: closing connections with 1001 and flushing the buffer', () => relay.close());
 }

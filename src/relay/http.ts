@@ -9,6 +9,7 @@ import type { RelayConfig } from './config.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { CONSOLE_JS } from './page/console-bundle.ts';
 import type { PullerState } from './revocations.ts';
+import { SECRET_REJECTED } from './revocations.ts';
 
 export interface HealthSource {
   startedAt: number;
@@ -27,7 +28,7 @@ export function healthBody(src: HealthSource) {
   const cluster = src.cluster?.();
   return {
     ok: true as const,
-    status: cluster?.redis === 'down' ? 'degraded' : 'ok',
+    status: cluster?.redis === 'down' || rev.state?.secretRejected ? 'degraded' : 'ok',
     version: VERSION,
     uptimeSeconds: Math.round((src.clock() - src.startedAt) / 1000),
     rooms: src.rooms(),
@@ -39,6 +40,7 @@ export function healthBody(src: HealthSource) {
       known: rev.known,
       ok: rev.state?.ok ?? null,
       lastSuccess: rev.state?.lastSuccess ? new Date(rev.state.lastSuccess).toISOString() : null,
+      error: rev.state?.lastError ?? null,
     },
     ...(cluster ? { cluster } : {}),
   };
@@ -49,7 +51,8 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 /** The status page for self-hosters and the live console; numbers are filled in here and refreshed by /console.js. */
 function statusPage(h: ReturnType<typeof healthBody>, ports: { http: number; ws: number }): string {
   const row = (id: string, label: string, value: string) => `<tr><th>${label}</th><td id="${id}">${escapeHtml(value)}</td></tr>`;
-  const revocations = h.revocations.authUrl ? `${h.revocations.known} known, auth ${h.revocations.ok === false ? 'unreachable' : 'reachable'}` : 'not pulled (auth.url empty)';
+  const auth = h.revocations.error === SECRET_REJECTED ? "rejects this relay's auth.secret (401): set the same secret in both" : h.revocations.ok === false ? 'unreachable' : 'reachable';
+  const revocations = h.revocations.authUrl ? `${h.revocations.known} known, auth ${auth}` : 'not pulled (auth.url empty)';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Hone Sync relay</title>

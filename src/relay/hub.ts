@@ -74,9 +74,8 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     }
     if (ws.bufferedAmount > deps.sendBufferBytes + conn.catchUpBytes) {
       metrics.drop('slow_consumer');
-      metrics.closes.labels('SLOW_CONSUMER').inc();
-      conn.ended = 'SLOW_CONSUMER';
-      ws.terminate();
+      // The error frame and the close (1008) queue behind what it has not read; end() cuts it off after 2 s.
+      end(conn, 'SLOW_CONSUMER', 'You did not read what the relay sent fast enough; reconnect and catch up.', 1008, true);
       return;
     }
     ws.send(data, { binary: false });
@@ -128,11 +127,13 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     }
   }
 
-  function end(conn: Conn, errCode: string, message: string, closeCode: number): void {
+  /** Sends the error frame and closes; `past` sends it past the send-buffer limit (the slow consumer's own error). */
+  function end(conn: Conn, errCode: string, message: string, closeCode: number, past = false): void {
     if (conn.ended !== null) return;
     conn.ended = errCode;
     metrics.closes.labels(errCode).inc();
-    send(conn, out.error(errCode, message));
+    if (past && conn.ws.readyState === OPEN) conn.ws.send(out.error(errCode, message), { binary: false });
+    else send(conn, out.error(errCode, message));
     if (conn.ws.readyState === OPEN) conn.ws.close(closeCode, errCode);
     // A peer that never completes the closing handshake is cut off.
     setTimeout(() => conn.ws.terminate(), 2000).unref();

@@ -19,7 +19,7 @@ export function createMetrics(live: LiveValues) {
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
   gauge('hone_relay_connections', 'Open WebSocket connections.', live.connections);
-  gauge('hone_relay_rooms', 'Rooms with connected devices (or a host within its hand-over window).', live.rooms);
+  gauge('hone_relay_rooms', 'Rooms with at least one device connected to this relay (not rooms only in a host hand-over window).', live.rooms);
   gauge('hone_relay_buffered_messages', 'Envelopes held in the catch-up buffer.', live.buffered);
   gauge('hone_relay_revoked_devices', 'Revoked devices known to this relay.', live.revocations);
 

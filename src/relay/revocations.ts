@@ -7,7 +7,12 @@ export interface PullerState {
   ok: boolean | null;
   lastSuccess: number | null;
   lastError: string | null;
+  /** Auth answered 401: it does not accept this relay's signature, i.e. auth.secret differs (the relay is degraded). */
+  secretRejected: boolean;
 }
+
+/** What a 401 from /auth/revocations means, said where the operator looks (log, /health, status page). */
+export const SECRET_REJECTED = "auth answered 401: hone-auth does not accept this relay's signature, so auth.secret differs between relay.conf and auth.conf; set the same value in both";
 
 export interface PullerDeps {
   authUrl: string;
@@ -30,7 +35,7 @@ function isRevocation(v: unknown): v is Revocation {
 }
 
 export function startRevocationPuller(deps: PullerDeps): { state: PullerState; stop(): void; pullNow(): Promise<void> } {
-  const state: PullerState = { ok: null, lastSuccess: null, lastError: null };
+  const state: PullerState = { ok: null, lastSuccess: null, lastError: null, secretRejected: false };
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   let lastFailureLog = 0;
@@ -42,6 +47,7 @@ export function startRevocationPuller(deps: PullerDeps): { state: PullerState; s
       headers: { authorization: `Hone-Relay ${hmacHex(deps.secret, `revocations|${since}`)}` },
       signal: AbortSignal.timeout(5000),
     });
+    if (res.status === 401) throw Object.assign(new Error(SECRET_REJECTED), { secretRejected: true });
     if (res.status !== 200) throw new Error(`auth answered ${res.status}`);
     const body = (await res.json()) as { revoked?: unknown; cursor?: unknown };
     if (!Array.isArray(body.revoked) || typeof body.cursor !== 'string' || !body.revoked.every(isRevocation)) {
@@ -61,14 +67,19 @@ export function startRevocationPuller(deps: PullerDeps): { state: PullerState; s
       state.ok = true;
       state.lastSuccess = deps.clock();
       state.lastError = null;
+      state.secretRejected = false;
       deps.onResult(true);
     } catch (err) {
       const message = (err as Error).message;
+      const rejected = (err as { secretRejected?: boolean }).secretRejected === true;
       const now = deps.clock();
-      if (state.ok !== false || now - lastFailureLog >= FAILURE_LOG_EVERY_MS) {
+      if (state.ok !== false || rejected !== state.secretRejected || now - lastFailureLog >= FAILURE_LOG_EVERY_MS) {
         lastFailureLog = now;
-        deps.log.warn({ event: 'revocations.failed', authUrl: deps.authUrl, err: message }, 'revocations: cannot reach auth; serving with the revocations already known');
+        deps.log.warn({ event: 'revocations.failed', authUrl: deps.authUrl, err: message },
+          rejected ? 'revocations: hone-auth rejects this relay\'s auth.secret (401); devices signed in there are refused here until both have the same secret'
+            : 'revocations: cannot reach auth; serving with the revocations already known');
       }
+      state.secretRejected = rejected;
       state.ok = false;
       state.lastError = message;
       deps.onResult(false);

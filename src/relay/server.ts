@@ -37,6 +37,8 @@ export interface RelayServer {
   /** Pulls revocations now (tests; normally every second). */
   pullRevocations(): Promise<void>;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Cluster mode: Redis did not answer at start (the node serves degraded until it does). */
+  redisDownAtStart: boolean;
 }
 
 /** The single-relay engine: rooms in memory, everything durable in SQLite, trimmed every second. */
@@ -74,7 +76,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   const clusterLog: { log: ClusterLog } = { log: { info() {}, warn() {} } };
   const engine = deps.engine ?? (config['cluster.redis'] ? createClusterEngine(config, clock, clusterLog) : createLocalEngine(config, clock));
   // A node starts serving once Redis answers, or degraded (joins refused) after 5 s.
-  if (engine.cluster) await engine.cluster.whenReady(5000);
+  const redisDownAtStart = engine.cluster ? !(await engine.cluster.whenReady(5000)) : false;
   const keys: TokenKeys = { secret: config['auth.secret'], previousSecret: config['auth.previousSecret'], algorithm: config['token.algorithm'] };
   // Gauges are read at scrape time, when `hub` exists.
   const metrics = createMetrics({
@@ -103,6 +105,10 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   });
   const log = http.log;
   clusterLog.log = log;
+  if (redisDownAtStart && engine.cluster) {
+    log.warn({ event: 'cluster.redis.down', nodeId: engine.cluster.nodeId },
+      'cluster: Redis did not answer within 5 s of start; serving degraded (joins refused, envelopes answered BUFFER_UNAVAILABLE) until it does');
+  }
   const connDeps: ConnectionDeps = { config, engine, hub, metrics, clock, keys, insecure: isInsecureDev(config), log };
   const perIp = { limit: config['limits.connections.perIpPerMinute'], windowMs: 60_000 };
   const ws = createWsPort({ ...connDeps, perIp: cluster ? cluster.rateLimiter(perIp) : createRateLimiter({ ...perIp, clock }) });
@@ -149,6 +155,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
     wsUrl: urlOf(config.host, wsPort, 'ws'),
     pullRevocations: async () => puller?.pullNow(),
     log,
+    redisDownAtStart,
     close() {
       closing ??= (async () => {
         puller?.stop();

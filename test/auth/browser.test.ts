@@ -5,13 +5,16 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
+import { requires } from '../helpers/tools.ts';
 import { startAuth } from '../helpers/auth.ts';
 import type { TestAuth } from '../helpers/auth.ts';
 
+const CHROMIUM = requires(['chromium']);
 let a: TestAuth;
 let browser: Browser;
 
 before(async () => {
+  if (CHROMIUM.skip) return;
   a = await startAuth('sqlite');
   browser = await launchChromium();
 });
@@ -20,7 +23,7 @@ after(async () => {
   await a?.close();
 });
 
-test('a phone opens the e-mailed link, confirms, and the desktop receives its token', async () => {
+test('a phone opens the e-mailed link, confirms, and the desktop receives its token', CHROMIUM, async () => {
   const login = await a.json('/auth/login?email=pixel@example.com&deviceName=Pixel%208&platform=android');
   const link = a.smtp.linkIn(await a.smtp.nextMail('pixel@example.com'));
   const page = await browser.newPage({ viewport: { width: 390, height: 844 } });

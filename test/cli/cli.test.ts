@@ -69,6 +69,7 @@ describe('hone-sync CLI against real auth + relay', () => {
       for (const [k, v] of [['syncEnabled', 'true'], ['syncAuthUrl', auth.url], ['syncRelayUrl', relay.wsUrl], ['syncDeviceName', name]]) {
         const r = await hs(env, 'config', 'set', k, v);
         assert.equal(r.code, 0, r.stderr);
+        if (k === 'syncEnabled') assert.equal(r.stdout, 'syncEnabled=true\nNext: hone-sync login <email>\n');
       }
       assert.equal(statSync(env.HONE_SYNC_CONFIG).mode & 0o777, 0o600);
     }
@@ -98,7 +99,7 @@ describe('hone-sync CLI against real auth + relay', () => {
   test('projects add: the free tier says which tier allows more; then a folder becomes a project', async () => {
     const refused = await hs(desk(), 'projects', 'add', 'notes');
     assert.equal(refused.code, 6, refused.stderr);
-    assert.match(refused.stderr, /^hone-sync: The free tier allows 0 synced projects; the personal tier allows more\. See your tier with hone-sync status\.\n$/);
+    assert.match(refused.stderr, /^hone-sync: The free tier allows 0 synced projects; the personal tier allows more\. The server's operator raises it with `hone-auth admin set-tier ann@example\.com pro`\. See your tier with hone-sync status\.\n$/);
     await adminSetTier(auth.adb, ['ann@example.com', 'pro'], undefined, auth.clock.now);
     const folder = join(dir, 'work', 'notes');
     mkdirSync(folder, { recursive: true });
@@ -160,6 +161,8 @@ describe('hone-sync CLI against real auth + relay', () => {
     assert.match(denied.stderr, /^hone-sync: signed out on this device, run hone-sync login <email> \(/);
     const st = await hs(phone(), 'status');
     assert.equal(st.code, 4);
+    assert.match(st.stdout, /^signed in  no — signed out on this device, run hone-sync login <email> \(the auth service says: /m);
+    assert.doesNotMatch(st.stdout, /signed in  yes/, 'said once: signed out');
 
     const out = await hs(desk(), 'logout');
     assert.equal(out.code, 0, out.stderr);
@@ -203,6 +206,33 @@ describe('hone-sync CLI against real auth + relay', () => {
     assert.match(r.stderr, new RegExp(`^hone-sync: cannot reach the relay at ws://127\\.0\\.0\\.1:${port} \\(.*\\); check the network, or the address with hone-sync config get syncRelayUrl\\n$`));
     } finally {
       closed.close();
+    }
+  });
+});
+
+describe('hone-sync flags belong to commands', () => {
+  test("another command's flag, or an unknown one, is a usage error naming the command's flags; nothing is contacted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hone-sync-flags-'));
+    try {
+      const env = { HOME: dir, HONE_SYNC_CONFIG: join(dir, 'sync.conf') };
+      for (const [args, line] of [
+        [['status', '--to', 'host', '--count', '3'], 'status does not take --to; its flags: --config, --json, --help, --version'],
+        [['send', 'p', 'hi', '--count', '3'], 'send does not take --count; its flags: --to, --timeout, --config, --json, --help, --version'],
+        [['watch', 'p', '--to', 'host'], 'watch does not take --to; its flags: --count, --timeout, --config, --json, --help, --version'],
+        [['mirror', dir, '--name', 'x'], 'mirror does not take --name; its flags: --project, --create, --config, --json, --help, --version'],
+        [['projects', 'add', 'k', '--frobnicate'], 'projects does not take --frobnicate; its flags: --name, --config, --json, --help, --version'],
+      ] as const) {
+        const r = await run([...args], env);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stderr, `hone-sync: ${line}; see hone-sync --help\n`);
+      }
+      const json = await run(['status', '--json', '--count', '1'], env);
+      assert.equal(json.code, 2);
+      assert.equal(JSON.parse(json.stdout).error.code, 'USAGE');
+      const ok = await run(['status', '--json'], env);
+      assert.equal(ok.code, 0, ok.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

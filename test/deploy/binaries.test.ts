@@ -1,8 +1,9 @@
 // The self-hosting promise: `npm run build:bin` makes hone-auth and hone-relay single executables that run from an empty
-// directory holding only the binary and its config file, with no Node on PATH, and serve the whole login → project → relay flow.
+// directory holding only the binary and its config file, with no Node on PATH, and serve the whole login → project → relay flow;
+// and hone-sync, the client CLI, so a client machine needs no checkout either.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +14,12 @@ import { freePort } from '../helpers/process.ts';
 import type { Run } from '../helpers/process.ts';
 import { startSmtp } from '../helpers/smtp.ts';
 import type { TestSmtp } from '../helpers/smtp.ts';
+import { adminSetTier } from '../../src/auth/admin.ts';
+import { startAuth } from '../helpers/auth.ts';
+import { startRelay } from '../helpers/relay.ts';
 import { bareEnv, fetchVia, loginProjectRelayFlow, pathWithoutNode, sizeOf, startProgram } from '../helpers/stack.ts';
 import type { Started } from '../helpers/stack.ts';
+import { requires } from '../helpers/tools.ts';
 
 const SECRET = 'binary-test-secret-0123456789abcdef0123456789abcdef';
 /** The issue's limits: each binary under 120 MB, listening within 300 ms (asserted with slack for a busy CI machine). */
@@ -22,8 +27,11 @@ const MAX_BYTES = 120e6;
 const MAX_START_MS = 1500;
 const REDIS_URL = process.env.HONE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/** npm run build:bin strips the runtime's symbols with binutils' strip. */
+const NEEDS = requires(['strip']);
+
 let root: string;
-let bins: { auth: string; relay: string };
+let bins: { auth: string; relay: string; sync: string };
 let smtp: TestSmtp;
 
 /** Runs a binary to completion in `cwd` with the bare environment. */
@@ -46,8 +54,9 @@ function installDir(name: string, bin: string, conf?: { file: string; text: stri
 const conf = (entries: Record<string, string | number>) => Object.entries(entries).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
 
 before(async () => {
+  if (NEEDS.skip) return;
   const built = await buildBinaries();
-  bins = { auth: built.paths['hone-auth'], relay: built.paths['hone-relay'] };
+  bins = { auth: built.paths['hone-auth'], relay: built.paths['hone-relay'], sync: built.paths['hone-sync'] };
   root = mkdtempSync(join(tmpdir(), 'hone-bin-'));
   smtp = await startSmtp();
 });
@@ -57,14 +66,14 @@ after(async () => {
 });
 
 describe('single executables', () => {
-  test('each is under 120 MB and needs no Node: PATH without node, nothing beside it', () => {
+  test('each is under 120 MB and needs no Node: PATH without node, nothing beside it', NEEDS, () => {
     for (const bin of Object.values(bins)) assert.ok(sizeOf(bin) < MAX_BYTES, `${bin}: ${(sizeOf(bin) / 1e6).toFixed(1)} MB`);
     assert.ok(pathWithoutNode().length > 0);
     const which = spawnSync('sh', ['-c', 'command -v node'], { env: bareEnv(), encoding: 'utf8' });
     assert.notEqual(which.status, 0, `node is still on PATH: ${which.stdout}`);
   });
 
-  test('hone-auth: --version, --help, secret and a bad config key, like the npm entry point', () => {
+  test('hone-auth: --version, --help, secret and a bad config key, like the npm entry point', NEEDS, () => {
     const { dir, bin } = installDir('auth-cli', bins.auth);
     assert.equal(runBin(bin, ['--version'], dir).stdout.trim(), VERSION);
     const help = runBin(bin, ['--help'], dir);
@@ -80,7 +89,7 @@ describe('single executables', () => {
     assert.deepEqual(readdirSync(dir), ['hone-auth'], 'nothing written for commands that do not serve');
   });
 
-  test('hone-relay: --version, --help and the secret rule', () => {
+  test('hone-relay: --version, --help and the secret rule', NEEDS, () => {
     const { dir, bin } = installDir('relay-cli', bins.relay);
     assert.equal(runBin(bin, ['--version'], dir).stdout.trim(), VERSION);
     assert.match(runBin(bin, ['--help'], dir).stdout, /hone-relay \[--config relay\.conf\]/);
@@ -89,7 +98,46 @@ describe('single executables', () => {
     assert.match(r.stderr, /auth\.secret: required/);
   });
 
-  test('from empty directories with only a config file: login → project → relay message, then a clean stop', async (t) => {
+  test('hone-sync from an empty directory, no Node: config, login through the e-mailed link, projects add, send', NEEDS, async () => {
+    const { dir, bin } = installDir('sync', bins.sync);
+    const hs = (...args: string[]) => runBin(bin, args, dir, { HOME: dir });
+    assert.equal(hs('--version').stdout.trim(), VERSION);
+    assert.match(hs('--help').stdout, /hone-sync mirror <dir> --project <key>/);
+    const auth = await startAuth('sqlite');
+    const relay = await startRelay({ 'auth.url': auth.url });
+    try {
+      auth.clock.now = Date.now();
+      for (const [k, v] of [['syncEnabled', 'true'], ['syncAuthUrl', auth.url], ['syncRelayUrl', relay.wsUrl], ['syncDeviceName', 'client']]) {
+        const r = hs('config', 'set', k, v);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      // The servers run in this process: the commands that reach them run asynchronously (spawnSync would block them).
+      const hsAsync = (...args: string[]) => new Promise<Run>((resolve) => {
+        const child = spawn(bin, args, { cwd: dir, env: bareEnv({ HOME: dir }) });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: 0 }));
+      });
+      const login = hsAsync('login', 'bin@example.com');
+      assert.equal((await fetch(auth.smtp.linkIn(await auth.smtp.nextMail('bin@example.com')))).status, 200);
+      const signed = await login;
+      assert.equal(signed.code, 0, signed.stderr);
+      assert.match(signed.stdout, /Signed in as bin@example\.com on "client"/);
+      await adminSetTier(auth.adb, ['bin@example.com', 'pro'], undefined, auth.clock.now);
+      const added = await hsAsync('projects', 'add', 'notes');
+      assert.equal(added.code, 0, added.stderr);
+      const sent = await hsAsync('send', 'notes', 'from the binary');
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.match(sent.stdout, /^Sent to broadcast in "notes" \(seq \d+\)\.\n$/);
+    } finally {
+      await relay.close();
+      await auth.close();
+    }
+  });
+
+  test('from empty directories with only a config file: login → project → relay message, then a clean stop', NEEDS, async (t) => {
     const [authPort, httpPort, wsPort] = [await freePort(), await freePort(), await freePort()];
     const authUrl = `http://127.0.0.1:${authPort}`;
     const auth = installDir('auth', bins.auth, { file: 'auth.conf', text: conf({
@@ -136,7 +184,7 @@ describe('single executables', () => {
     }
   });
 
-  test('two relays in cluster mode (Redis, ioredis bundled): devices on different relays exchange messages', async () => {
+  test('two relays in cluster mode (Redis, ioredis bundled): devices on different relays exchange messages', NEEDS, async () => {
     const prefix = `hone-bin-${process.pid}-${Date.now() % 1e6}`;
     const [authPort, ...ports] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     const authUrl = `http://127.0.0.1:${authPort}`;
@@ -173,7 +221,7 @@ describe('single executables', () => {
     }
   });
 
-  test('hone-auth on MySQL (mysql2 bundled): serves /health with the mysql dialect', async () => {
+  test('hone-auth on MySQL (mysql2 bundled): serves /health with the mysql dialect', NEEDS, async () => {
     const name = `hone_bin_${process.pid}_${Date.now() % 1e6}`;
     const { createConnection } = await import('mysql2/promise');
     const c = await createConnection(MYSQL);
@@ -182,6 +230,7 @@ describe('single executables', () => {
       const port = await freePort();
       const auth = installDir('auth-mysql', bins.auth, { file: 'auth.conf', text: conf({
         host: '127.0.0.1', port, 'auth.secret': SECRET, 'db.host': MYSQL.host, 'db.port': MYSQL.port, 'db.user': MYSQL.user, 'db.name': name,
+        'auth.publicUrl': `http://127.0.0.1:${port}`, 'smtp.host': '127.0.0.1',
       }) });
       const s = await startProgram([auth.bin], auth.dir, bareEnv());
       try {

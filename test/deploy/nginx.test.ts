@@ -16,13 +16,17 @@ import { startSmtp } from '../helpers/smtp.ts';
 import type { TestSmtp } from '../helpers/smtp.ts';
 import { bareEnv, fetchVia, loginProjectRelayFlow, loopbackLookup, startProgram } from '../helpers/stack.ts';
 import type { Net, Started } from '../helpers/stack.ts';
+import { findTool, requires } from '../helpers/tools.ts';
 
 const SITE = fileURLToPath(new URL('../../deploy/nginx/hone-sync.conf', import.meta.url));
 const CERT_DIR = '/etc/letsencrypt/live/hone-sync/';
 const SECRET = 'nginx-test-secret-0123456789abcdef0123456789abcdef';
 
-/** Debian installs nginx in /usr/sbin, which is not on every user's PATH. */
-const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+/** Debian installs nginx in /usr/sbin, which is not on every user's PATH (findTool looks there too). */
+const NGINX = findTool('nginx') ?? 'nginx';
+/** nginx and openssl (its test certificate) for both tests; strip (npm run build:bin) for the one that runs the binaries. */
+const NGINX_T = requires(['nginx', 'openssl']);
+const NGINX_RUN = requires(['nginx', 'openssl', 'strip']);
 
 let dir: string;
 let net: Net;
@@ -42,6 +46,7 @@ function nginxVersion(): string {
 }
 
 before(() => {
+  if (NGINX_T.skip) return;
   nginxVersion();
   dir = mkdtempSync(join(tmpdir(), 'hone-nginx-'));
   mkdirSync(join(dir, 'certs'));
@@ -54,7 +59,7 @@ before(() => {
 after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
 describe('nginx site', () => {
-  test(`nginx -t passes on the shipped site inside Debian's nginx.conf (${spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr?.trim()})`, () => {
+  test(`nginx -t passes on the shipped site inside Debian's nginx.conf${NGINX_T.skip ? '' : ` (${nginxVersion()})`}`, NGINX_T, () => {
     const main = readFileSync('/etc/nginx/nginx.conf', 'utf8');
     const sites = join(dir, 'sites-enabled');
     mkdirSync(sites);
@@ -68,7 +73,7 @@ describe('nginx site', () => {
     assert.doesNotMatch(r.stderr, /\[warn\]|\[emerg\]/, r.stderr);
   });
 
-  test('real nginx on loopback in front of the binaries: https://auth…/auth/…, wss://sync…/ws, ACME webroot, redirects', async (t) => {
+  test('real nginx on loopback in front of the binaries: https://auth…/auth/…, wss://sync…/ws, ACME webroot, redirects', NGINX_RUN, async (t) => {
     const built = await buildBinaries();
     const smtp: TestSmtp = await startSmtp();
     const [p80, p443, authPort, httpPort, wsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];

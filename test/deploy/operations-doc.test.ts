@@ -83,3 +83,17 @@ test('every log event the services emit is in the log table', () => {
     for (const p of programs) assert.ok(documented === 'both' || documented === p, `${event}: logged by ${p}, documented for ${documented}`);
   }
 });
+
+test("the relay's /health row names every field /health answers (cluster mode included)", async () => {
+  const { healthBody } = await import('../../src/relay/http.ts');
+  const state = { ok: false, lastSuccess: null, lastError: 'x', secretRejected: false };
+  const body = healthBody({
+    startedAt: 0, clock: () => 0, rooms: () => 0, connections: () => 0, buffered: () => 0, devMode: false,
+    revocations: () => ({ authUrl: 'http://a', known: 0, state }),
+    cluster: () => ({ redis: 'connected', nodeId: 'n', roomsLocal: 0, roomsRemote: 0 }),
+  });
+  const row = doc().split('\n').find((l) => l.startsWith('| hone-relay | 8443 (`port`) | `/health` |'));
+  assert.ok(row, 'the /health row');
+  const fields = [...Object.keys(body), ...Object.keys(body.revocations), ...Object.keys(body.cluster ?? {})];
+  for (const f of fields) assert.ok(row.includes(`"${f}"`), `/health field ${f} is missing from the row`);
+});

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, parseKeyValue } from '../../src/common/config.ts';
+import { ConfigError, loadConfig, parseKeyValue, PLACEHOLDER_SECRET } from '../../src/common/config.ts';
 import { authConfigSchema, checkAuthConfig } from '../../src/auth/config.ts';
 import { checkRelayConfig, relayConfigSchema } from '../../src/relay/config.ts';
 
@@ -23,6 +23,11 @@ test('every config file in the guide loads without warnings and passes the start
   for (const b of blocks) {
     const warnings: string[] = [];
     const overrides = Object.fromEntries([...parseKeyValue(b.text, b.program)].map(([k, v]) => [k, v.value]));
+    // The guide's secret is a placeholder: copied as is, the start refuses it; a real one passes.
+    assert.equal(overrides['auth.secret'], PLACEHOLDER_SECRET);
+    const check = b.program === 'auth' ? () => checkAuthConfig(loadConfig(authConfigSchema, { overrides, env: {} })) : () => checkRelayConfig(loadConfig(relayConfigSchema, { overrides, env: {} }));
+    assert.throws(check, (e) => e instanceof ConfigError && /placeholder/.test(e.message));
+    overrides['auth.secret'] = 'f'.repeat(64);
     if (b.program === 'auth') {
       const c = checkAuthConfig(loadConfig(authConfigSchema, { overrides, env: {}, warn: (m) => warnings.push(m) }));
       assert.equal(c.host, '127.0.0.1');
@@ -39,6 +44,7 @@ test('every config file in the guide loads without warnings and passes the start
     assert.deepEqual(warnings, [], `no unknown keys in the ${b.program} block`);
   }
   const secrets = new Set(blocks.map((b) => /^auth\.secret=(.*)$/m.exec(b.text)?.[1]));
+  assert.match(DOC, /refuse(s|d)? to start[^.]*placeholder|placeholder[^.]*refuse/i, 'the guide says the placeholder is refused');
   assert.equal(secrets.size, 1, 'one shared secret in every file');
 });
 
@@ -52,10 +58,23 @@ test('the files and units the guide names exist and agree with it', () => {
     assert.ok(DOC.includes(`/etc/hone-sync/${name}.conf`) && unit.includes(`--config /etc/hone-sync/${name}.conf`));
     assert.ok(DOC.includes(`useradd --system --home-dir /var/lib/hone-${name}`) && unit.includes(`User=hone-${name}`));
   }
+  // The units' Documentation= points where the guide installs the docs.
+  for (const name of ['auth', 'relay']) {
+    const doc = /^Documentation=file:\/\/(\/.*)\/(self-hosting\.md)$/m.exec(readFileSync(file(`deploy/systemd/hone-${name}.service`), 'utf8'));
+    assert.ok(doc, `hone-${name}.service has Documentation=file:///…/self-hosting.md`);
+    assert.ok(DOC.includes(`sudo install -D -m 644 -t ${doc[1]} docs/self-hosting.md`), `the guide installs ${doc[1]}/${doc[2]}`);
+  }
   // certbot's certificate name and webroot are the ones the site reads.
   assert.match(DOC, /certbot certonly --webroot -w \/var\/www\/html --cert-name hone-sync/);
   assert.ok(SITE.includes('/etc/letsencrypt/live/hone-sync/fullchain.pem') && SITE.includes('root /var/www/html;'));
   assert.ok(DOC.includes('wss://sync.example.com/ws') && SITE.includes('location /ws {'));
+});
+
+test('the client needs no checkout: the guide installs dist/hone-sync, which npm run build:bin makes', async () => {
+  const { PROGRAMS } = await import('../../scripts/build-bin.ts');
+  assert.deepEqual(PROGRAMS.map((p) => p.name), ['hone-auth', 'hone-relay', 'hone-sync']);
+  assert.ok(DOC.includes('sudo install -m 755 dist/hone-sync /usr/local/bin/'));
+  assert.ok(!DOC.includes('src/cli/app.ts"'), 'no alias into a checkout');
 });
 
 test("the hone-auth commands the guide uses are in hone-auth's usage", () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBinaries } from '../../scripts/build-bin.ts';
+import { requires } from '../helpers/tools.ts';
 
 const UNITS = ['hone-auth', 'hone-relay'] as const;
 const unitPath = (name: string) => fileURLToPath(new URL(`../../deploy/systemd/${name}.service`, import.meta.url));
@@ -26,7 +27,7 @@ for (const name of UNITS) {
   });
 }
 
-test('systemd-analyze verify accepts both units', { skip: spawnSync('systemd-analyze', ['--version']).error ? 'systemd-analyze not installed' : false }, async () => {
+test('systemd-analyze verify accepts both units', requires(['systemd-analyze', 'strip']), async () => {
   const built = await buildBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'hone-systemd-'));
   try {

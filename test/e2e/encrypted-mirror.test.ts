@@ -170,7 +170,7 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
     const ma = desk.start(['mirror', A, '--project', 'notes']);
     procs.push(ma);
     await ma.waitFor(/mirroring .*end-to-end encrypted\) as "desktop"/, 15_000);
-    const mb = laptop.start(['mirror', B, '--project', 'notes']);
+    const mb = laptop.start(['mirror', B, '--project', 'notes', '--create']);
     procs.push(mb);
     await mb.waitFor(/mirroring .*end-to-end encrypted\) as "laptop"/, 15_000);
     await fileIs(join(B, SECRET_DIR, SECRET_NAME), Buffer.from(SECRET_TEXT));
@@ -195,7 +195,7 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
   });
 
   test('a device without a key says the room is encrypted and writes nothing; with another passphrase it says so', { timeout: 40_000 }, async () => {
-    const mc = other.start(['mirror', C, '--project', 'notes']);
+    const mc = other.start(['mirror', C, '--project', 'notes', '--create']);
     procs.push(mc);
     // the encrypted devices refuse what it sends in clear (its manifest), so they do not answer it
     await procs[0].waitFor(/laptop-b sends unencrypted messages in project notes \(it has no key: run hone-sync key set notes there\); nothing from it was applied/, 15_000);
@@ -292,8 +292,9 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
       const r = await desk.run(['send', 'notes', 'must not leave in clear']);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /sync\.keys: .*nothing is sent until it is fixed or removed/);
-      const m = await desk.run(['mirror', join(stack.dir, 'D'), '--project', 'notes']);
+      const m = await desk.run(['mirror', join(stack.dir, 'D'), '--project', 'notes', '--create']);
       assert.equal(m.code, 2, m.stderr);
+      assert.match(m.stderr, /sync\.keys: .*nothing is sent until it is fixed or removed/);
     }
     writeFileSync(keyFile, good);
     chmodSync(keyFile, 0o644);

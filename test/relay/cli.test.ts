@@ -44,6 +44,14 @@ describe('hone-relay command line', () => {
     assert.match(oneLine(r), /auth\.secret: required/);
   });
 
+  test("hone-auth's flags (--expires, --json) are refused, naming the relay's flags", async () => {
+    for (const flag of ['--expires', '--json']) {
+      const r = await run(flag === '--json' ? [flag] : [flag, 'x'], { HONE_AUTH_SECRET: SECRET });
+      assert.notEqual(r.code, 0);
+      assert.equal(oneLine(r), `hone-relay: unknown flag ${flag}; the flags: --config, --dev, --help, --version`);
+    }
+  });
+
   test('bad values, unknown flags and unknown commands: one line, non-zero', async () => {
     const port = await run([], { HONE_AUTH_SECRET: SECRET, HONE_WS_PORT: '70000' });
     assert.equal(port.code, 2);
@@ -79,12 +87,11 @@ describe('hone-relay command line', () => {
   test('serves /health on the configured port from a config file, warns without auth.url, exits 0 on SIGTERM', async () => {
     const [port, wsPort] = [await freePort(), await freePort()];
     const conf = join(dir, 'relay.conf');
-    writeFileSync(conf, `auth.secret=${SECRET}\nhost=127.0.0.1\nport=${port}\nws.port=${wsPort}\nsqlite.path=${join(dir, 'serve', 'relay.db')}\nfrobnicate=1\n`);
+    writeFileSync(conf, `auth.secret=${SECRET}\nhost=127.0.0.1\nport=${port}\nws.port=${wsPort}\nsqlite.path=${join(dir, 'serve', 'relay.db')}\n`);
     const { child, done, out } = start(['--config', conf], {});
     const urls = await listening(out);
     assert.equal(urls.http, `http://127.0.0.1:${port}`);
     assert.equal(urls.ws, `ws://127.0.0.1:${wsPort}`);
-    assert.match(out(), /unknown key "frobnicate"/);
     assert.match(out(), /auth\.url is empty/);
     const health = await (await fetch(`${urls.http}/health`)).json() as { status: string; version: string };
     assert.equal(health.status, 'ok');
@@ -94,6 +101,26 @@ describe('hone-relay command line', () => {
     const r = await done;
     assert.equal(r.code, 0);
     assert.match(out(), /"event":"shutdown"/);
+  });
+
+  test('Redis unreachable at start: cluster.redis.down said, and the listening line says DEGRADED', async () => {
+    const redisPort = await freePort(); // nothing listens there
+    const { child, done, out } = start([], {
+      HONE_AUTH_SECRET: SECRET, HONE_HOST: '127.0.0.1', HONE_PORT: '0', HONE_WS_PORT: '0', HONE_CLUSTER_REDIS: `redis://127.0.0.1:${redisPort}`,
+    });
+    try {
+      const urls = await listening(out, 30_000);
+      const lines = out().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const down = lines.findIndex((l) => l.event === 'cluster.redis.down');
+      const up = lines.findIndex((l) => l.event === 'listening');
+      assert.ok(down >= 0 && down < up, `cluster.redis.down before listening:\n${out()}`);
+      assert.equal(lines[down].msg, 'cluster: Redis did not answer within 5 s of start; serving degraded (joins refused, envelopes answered BUFFER_UNAVAILABLE) until it does');
+      assert.match(lines[up].msg, / — DEGRADED: Redis unreachable, joins are refused until it answers$/);
+      assert.equal((await (await fetch(`${urls.http}/health`)).json() as { status: string }).status, 'degraded');
+    } finally {
+      child.kill('SIGTERM');
+      await done;
+    }
   });
 
   test('a port already in use exits non-zero with one clear line', async () => {

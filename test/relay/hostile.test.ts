@@ -199,22 +199,23 @@ describe('relay under hostile input', () => {
     const chunk = 'z'.repeat(64 * 1024);
     const total = 400; // 25 MB towards the victim: far over the 64 KiB allowance plus the kernel's socket buffers
     let lastSeq = 0;
+    const slowClosed = async () => /^hone_relay_disconnects_total\{code="SLOW_CONSUMER"\} 1$/m.test((await r.metrics()).text);
     for (let i = 0; i < total; i++) {
       flooder.envelope('broadcast', chunk, { i });
       if (i % 50 === 49) {
         lastSeq = (await observer.next((f) => isEnvelope(f) && f.i === i, 5000)).seq;
-        if (observer.seen((f) => f?.type === 'presence' && f.device === 'victim' && f.state === 'left')) break;
+        if (await slowClosed()) break;
       }
     }
-    const left = await observer.next((f) => f?.type === 'presence' && f.device === 'victim' && f.state === 'left', 5000);
-    assert.ok(left);
+    assert.ok(await slowClosed(), 'the relay ended the victim as a slow consumer');
     const h = await r.health();
-    assert.ok(h.body.connections >= 4, 'the others are still connected');
+    assert.ok(h.body.connections >= 3, 'the others are still connected');
+    // Reading again, it gets what was queued, then the error frame and the close, as docs/relay.md says.
     (victim.ws as any)._socket.resume();
     const closed = await victim.waitClose(5000);
-    const err = victim.seen('error');
-    if (err) assert.equal(err.data.code, 'SLOW_CONSUMER');
-    assert.ok([1008, 1006].includes(closed.code), `closed ${closed.code}`);
+    assert.equal(victim.seen('error')?.data.code, 'SLOW_CONSUMER');
+    assert.equal(closed.code, 1008);
+    assert.ok(await observer.next((f) => f?.type === 'presence' && f.device === 'victim' && f.state === 'left', 5000));
     // it comes back and catches up from the buffer
     const back = await r.connect();
     const ans = await back.join(room, 'victim', token(), { lastSeq: lastSeq - 5 });

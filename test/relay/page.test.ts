@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
+import { requires } from '../helpers/tools.ts';
 import { adminSetTier } from '../../src/auth/admin.ts';
 import { BUNDLE_PATH, bundleConsole } from '../../scripts/build-page.ts';
 import { startAuth } from '../helpers/auth.ts';
@@ -17,6 +18,7 @@ import { startRelay } from '../helpers/relay.ts';
 import type { TestRelay } from '../helpers/relay.ts';
 import { run } from '../cli/run.ts';
 
+const CHROMIUM = requires(['chromium']);
 let auth: TestAuth;
 let relay: TestRelay;
 let browser: Browser;
@@ -26,7 +28,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hone-relay-page-'));
   auth = await startAuth('sqlite');
   relay = await startRelay({ 'auth.url': auth.url });
-  browser = await launchChromium();
+  if (!CHROMIUM.skip) browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -39,7 +41,7 @@ test('the served console bundle is what scripts/build-page.ts makes from the sou
   assert.equal(readFileSync(fileURLToPath(BUNDLE_PATH), 'utf8'), await bundleConsole());
 });
 
-test('status page and live console: joins a project room and shows a message sent with hone-sync send', async () => {
+test('status page and live console: joins a project room and shows a message sent with hone-sync send', CHROMIUM, async () => {
   const desk = await auth.signIn('page@example.com', 'desk', 'linux');
   const browserDevice = await auth.signIn('page@example.com', 'browser', 'web');
   await adminSetTier(auth.adb, ['page@example.com', 'pro'], undefined, auth.clock.now);
@@ -91,7 +93,7 @@ test('status page and live console: joins a project room and shows a message sen
   await page.close();
 });
 
-test('a wrong token in the console is shown as a refusal, not retried forever', async () => {
+test('a wrong token in the console is shown as a refusal, not retried forever', CHROMIUM, async () => {
   const page = await browser.newPage();
   await page.goto(relay.httpUrl + '/');
   await page.fill('#token', '1:2:3.deadbeef');

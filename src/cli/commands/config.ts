@@ -35,7 +35,7 @@ export async function config(ctx: Ctx): Promise<void> {
       throw new CliError(EXIT.USAGE, 'BAD_VALUE', (err as Error).message);
     }
     updateSettings(ctx.settingsFile, { [key]: normalised });
-    const hint = key === 'syncEnabled' && normalised === 'true' && !ctx.settings.syncDeviceToken ? ' Next: hone-sync login <email>' : '';
+    const hint = key === 'syncEnabled' && normalised === 'true' && !ctx.settings.syncDeviceToken ? '\nNext: hone-sync login <email>' : '';
     return print(ctx, { ok: true, key, value: key === 'syncDeviceToken' ? mask(normalised) : normalised },
       `${key}=${key === 'syncDeviceToken' ? mask(normalised) : normalised}${hint}`);
   }

@@ -2,7 +2,7 @@
 import type { Ctx } from '../context.ts';
 import { authClient, print, requireToken, table } from '../context.ts';
 import { usage } from '../exit-codes.ts';
-import { projectKeyOf, resolveProject } from '../resolve-project.ts';
+import { isPathLike, projectKeyOf, resolveProject } from '../resolve-project.ts';
 
 export async function projects(ctx: Ctx): Promise<void> {
   const [sub, arg, extra] = ctx.args.rest;
@@ -16,12 +16,13 @@ export async function projects(ctx: Ctx): Promise<void> {
   if (sub === 'add') {
     if (!arg || extra !== undefined) throw usage('usage: hone-sync projects add <dir|key> [--name N]');
     const { key, fromDir } = projectKeyOf(arg);
+    if (!fromDir && isPathLike(arg)) throw usage(`"${arg}" is not a folder; create it first, or give the project's key (a name without slashes)`);
     const p = await auth.addProject(key, ctx.args.name ?? key);
     return print(ctx, { ok: true, project: p }, `Project ${p.id} "${p.name}" (key ${p.projectKey}${fromDir ? `, from ${arg}` : ''}) syncs in room ${p.roomId}.`);
   }
   if (sub === 'rm' || sub === 'remove') {
     if (!arg || extra !== undefined) throw usage('usage: hone-sync projects rm <id|key>');
-    const p = await resolveProject(auth, arg);
+    const p = await resolveProject(auth, arg, true);
     await auth.removeProject(p.id);
     return print(ctx, { ok: true, removed: p.id }, `Project ${p.id} "${p.name}" no longer syncs.`);
   }

@@ -5,7 +5,7 @@ import type { RelayMessage } from '../../client/relay-client.ts';
 import type { Ctx } from '../context.ts';
 import { authClient, requireToken } from '../context.ts';
 import { usage } from '../exit-codes.ts';
-import { fromRelayFatal } from '../explain.ts';
+import { checkRelayRefusal, fromRelayFatal } from '../explain.ts';
 import { reportUndecryptable } from '../project-keys.ts';
 import { openRelay } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
@@ -68,7 +68,7 @@ export async function watch(ctx: Ctx): Promise<void> {
     client.on('disconnected', (d) => {
       if (d.willRetry) event('disconnected', d, `hone-sync: relay ${ctx.settings.syncRelayUrl} not connected (${d.reason || 'connection lost'}); retrying in ${(d.delayMs / 1000).toFixed(1)} s`);
     });
-    client.on('fatal', (f) => finish(fromRelayFatal(f, device)));
+    client.on('fatal', (f) => void checkRelayRefusal(fromRelayFatal(f, device), () => authClient(ctx).me()).then(finish));
     client.start().catch(finish);
   });
 }

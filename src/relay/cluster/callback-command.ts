@@ -9,8 +9,9 @@ export type ReplyCallback = (err: Error | null, reply: unknown) => void;
 /**
  * ioredis's `Command.initPromise` wraps the promise's resolve and reject in closures made inside the executor; at
  * thousands of commands a second those keep each command alive across young-generation collections, which lengthens
- * every pause (docs/BENCHMARKS.md, "ioredis's Command promise"). This subclass replaces `initPromise` (private in
- * ioredis's types, hence the prototype assignment below) so a command holds one callback and no promise.
+ * every pause (docs/design/relay-cluster.md, "the per-envelope ACCEPT script answers through a callback"). This
+ * subclass replaces `initPromise` (private in ioredis's types, hence the prototype assignment below) so a command holds
+ * one callback and no promise.
  * It relies on what the command connection is given in connectRedis: no `commandTimeout` (so no per-command timer),
  * no `showFriendlyErrorStack`, no key prefix; and on EVALSHA having no argument or reply transformer in ioredis.
  */
