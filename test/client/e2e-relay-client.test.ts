@@ -84,7 +84,7 @@ test('received: sealed with our key → delivered; another key, flipped byte, pl
     [5, 'phone/mirror', 'malformed', false], [6, 'laptop/mirror', 'tampered', false], [8, 'laptop-b/mirror', 'other-key', true],
   ]);
   assert.equal(client.lastSeq, 8);
-  assert.equal(store.load(), 8, 'dropped payloads count as seen: a restart does not fetch them again');
+  assert.equal(store.value, 8, 'dropped payloads count as seen: a restart does not fetch them again');
 });
 
 test('without a codec a sealed payload is reported as no-key instead of being delivered as text; plain ones pass', async () => {
