@@ -35,10 +35,13 @@ export interface MessageBuffer {
   accept(envelope: IncomingEnvelope, done: AcceptCallback): void;
   /** Registers the fan-out: called with each durable batch, in seq order per room. */
   onDurable(listener: (batch: RoutedEnvelope[]) => void): void;
-  /** The room's current (highest assigned) sequence number; 0 for a new room. */
-  currentSeq(room: string): number | Promise<number>;
-  /** Buffered envelopes of the room with seq > afterSeq, oldest first; `complete` false when some have left the buffer. */
-  replay(room: string, afterSeq: number): Promise<{ entries: RoutedEnvelope[]; complete: boolean }>;
+  /** The room's current (highest assigned) sequence number (0 for a new room) and its epoch (SPEC §6.1): the identity
+   * of that sequence, new whenever it starts again (buffer lost, database replaced, Redis flushed). */
+  position(room: string): Promise<{ seq: number; epoch: string }>;
+  /** Buffered envelopes of the room with seq > afterSeq, oldest first, about `maxBytes` of them (at least one):
+   * `complete` false when some after `afterSeq` have left the buffer (window, limits.room.bufferBytes), `more` true
+   * when the page stopped before the end. */
+  replay(room: string, afterSeq: number, maxBytes: number): Promise<{ entries: RoutedEnvelope[]; complete: boolean; more: boolean }>;
   /** The highest seq delivered to a device label in a room, if the relay remembers one. */
   lastDelivered(room: string, device: string): Promise<number | null>;
   noteDelivered(room: string, device: string, seq: number): void;
@@ -74,12 +77,25 @@ export class JoinRefused extends Error {
   }
 }
 
+/** Whose token joins (absent in insecure development), and whether the room is one auth did not issue that the
+ * first account to join owns (`rooms.unregistered.shared=false`). */
+export interface JoinClaims {
+  userId: number;
+  deviceId: number;
+  claimRoom: boolean;
+}
+
+export const LABEL_TAKEN_MESSAGE = 'This device label is held in this room by another account.';
+export const ROOM_TAKEN_MESSAGE = 'This room is in use by another account.';
+export const ROOM_REMOVED_MESSAGE = 'This project was removed from the account.';
+
 export interface RoomTable {
   /**
-   * Adds a device label to a room (a label already there is a replacement: no presence event). `who` is the token's
-   * `userId:deviceId` (absent in insecure development): a cluster refuses it there if any node has seen it revoked.
+   * Adds a device label to a room (a label already there is a replacement: no presence event). Refuses (JoinRefused)
+   * a label held by another account (LABEL_TAKEN), a claimed room owned by another account while it has members or
+   * buffered messages (ROOM_FORBIDDEN), a revoked device or removed room (a cluster: revoked on any node).
    */
-  join(room: string, device: string, who?: string): JoinResult | Promise<JoinResult>;
+  join(room: string, device: string, claims?: JoinClaims): Promise<JoinResult>;
   leave(room: string, device: string): void;
   /** The room's host label (possibly away, within the hand-over window), or null. */
   host(room: string): string | null;
@@ -90,19 +106,27 @@ export interface RoomTable {
   onEvent(listener: (event: RoomEvent) => void): void;
 }
 
+/** A removed device, or (with `roomId`, deviceId 0) a removed project's room. */
 export interface Revocation {
   userId: number;
   deviceId: number;
   revokedAt: string;
+  roomId?: string;
 }
+
+/** How a revocation is named in a store and in a batch of learnt ones: `userId:deviceId`, or `room:<roomId>`. */
+export const revocationKey = (r: { userId: number; deviceId: number; roomId?: string }): string =>
+  r.roomId ? `room:${r.roomId}` : `${r.userId}:${r.deviceId}`;
 
 export interface RevocationStore {
   isRevoked(userId: number, deviceId: number): boolean;
+  /** The room of a project that auth removed. */
+  isRoomRemoved(room: string): boolean;
   cursor(): string;
   /** Persists a page pulled from auth and the cursor after it. */
   add(revoked: Revocation[], cursor: string): void;
   count(): number;
-  /** Cluster: calls `listener` with the `userId:deviceId` of revocations learnt from other nodes, a batch at a time. */
+  /** Cluster: calls `listener` with the keys (revocationKey) of revocations learnt from other nodes, a batch at a time. */
   onLearned?(listener: (learned: Set<string>) => void): void;
 }
 
@@ -117,10 +141,19 @@ export interface ClusterInfo {
   rateLimiter(opts: { limit: number; windowMs: number }): AsyncRateLimiter;
 }
 
+/** Open connections counted per key (`ip:<address or /64>`, `user:<id>`): across the cluster in cluster mode. */
+export interface ConnectionCounter {
+  /** Counts one more open connection for `key` unless that makes more than `limit`; answers whether it counted it. */
+  acquire(key: string, limit: number): Promise<boolean>;
+  /** Uncounts one connection `acquire` counted. */
+  release(key: string): void;
+}
+
 export interface RelayEngine {
   buffer: MessageBuffer;
   rooms: RoomTable;
   revocations: RevocationStore;
+  connections: ConnectionCounter;
   /** Present in cluster mode. */
   cluster?: ClusterInfo;
   close(): Promise<void>;

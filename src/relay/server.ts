@@ -11,13 +11,16 @@ import type { ClusterLog } from './cluster/engine.ts';
 import type { RelayConfig } from './config.ts';
 import { isInsecureDev } from './config.ts';
 import type { ConnectionDeps } from './connection.ts';
+import { createLocalCounter } from './connection-counter.ts';
 import type { RelayEngine } from './engine.ts';
+import { revocationKey } from './engine.ts';
 import { buildHttp } from './http.ts';
 import { createHub } from './hub.ts';
 import { createMetrics } from './metrics.ts';
 import { startRevocationPuller } from './revocations.ts';
 import { createLocalRooms } from './rooms.ts';
 import { openSqliteState } from './sqlite-buffer.ts';
+import { createTokenConfirmer } from './token-confirm.ts';
 import { createWsPort } from './ws-server.ts';
 
 export interface RelayDeps {
@@ -42,8 +45,8 @@ export interface RelayServer {
 /** The single-relay engine: rooms in memory, everything durable in SQLite, trimmed every second. */
 export function createLocalEngine(config: RelayConfig, clock: Clock): RelayEngine {
   const ttlMs = config['buffer.ttl.seconds'] * 1000;
-  const state = openSqliteState({ path: config['sqlite.path'], ttlMs, clock });
-  const rooms = createLocalRooms({ handOverMs: ttlMs, clock });
+  const state = openSqliteState({ path: config['sqlite.path'], ttlMs, clock, roomBytes: config['limits.room.bufferBytes'] });
+  const rooms = createLocalRooms({ handOverMs: ttlMs, clock, hasBuffered: (room) => state.hasBuffered(room) });
   const trim = setInterval(() => {
     try {
       state.trim();
@@ -56,6 +59,7 @@ export function createLocalEngine(config: RelayConfig, clock: Clock): RelayEngin
     buffer: state.buffer,
     rooms,
     revocations: state.revocations,
+    connections: createLocalCounter(),
     async close() {
       clearInterval(trim);
       rooms.close();
@@ -103,7 +107,10 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   });
   const log = http.log;
   clusterLog.log = log;
-  const connDeps: ConnectionDeps = { config, engine, hub, metrics, clock, keys, insecure: isInsecureDev(config), log };
+  const confirmToken = config['token.algorithm'] === 'djb2' && config['auth.url'] && config['auth.secret']
+    ? createTokenConfirmer({ authUrl: config['auth.url'], secret: config['auth.secret'], fetch: deps.fetch ?? fetch, clock })
+    : undefined;
+  const connDeps: ConnectionDeps = { config, engine, hub, metrics, clock, keys, insecure: isInsecureDev(config), log, confirmToken };
   const perIp = { limit: config['limits.connections.perIpPerMinute'], windowMs: 60_000 };
   const ws = createWsPort({ ...connDeps, perIp: cluster ? cluster.rateLimiter(perIp) : createRateLimiter({ ...perIp, clock }) });
 
@@ -123,10 +130,10 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
     throw err;
   }
 
-  // Revoked devices' live connections are closed in one pass per batch: a page pulled from auth here, or (cluster)
-  // what another node learnt.
-  const closeRevoked = (devices: Set<string>, from: 'auth' | 'cluster') => {
-    for (const c of hub.revoke((u, d) => devices.has(`${u}:${d}`))) {
+  // Revoked devices' and removed projects' live connections are closed in one pass per batch: a page pulled from
+  // auth here, or (cluster) what another node learnt.
+  const closeRevoked = (keys: Set<string>, from: 'auth' | 'cluster') => {
+    for (const c of hub.revoke((u, d, room) => keys.has(revocationKey({ userId: u, deviceId: d })) || keys.has(revocationKey({ userId: u, deviceId: 0, roomId: room })))) {
       log.info({ event: 'revocation.applied', userId: c.userId, deviceId: c.deviceId, from }, 'device revoked');
     }
   };
@@ -135,7 +142,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
     puller = startRevocationPuller({
       authUrl: config['auth.url'], secret: config['auth.secret'], store: engine.revocations, fetch: deps.fetch ?? fetch,
       intervalMs: 1000, clock, log,
-      onRevoked: (page) => closeRevoked(new Set(page.map((r) => `${r.userId}:${r.deviceId}`)), 'auth'),
+      onRevoked: (page) => closeRevoked(new Set(page.map(revocationKey)), 'auth'),
       onResult: (ok) => metrics.revocationPulls.labels(ok ? 'ok' : 'failed').inc(),
     });
   }

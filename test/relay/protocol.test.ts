@@ -248,7 +248,7 @@ describe('relay protocol (buffer window 60 s)', () => {
         ...engine,
         buffer: Object.assign(Object.create(engine.buffer), {
           async replay(room: string, afterSeq: number) {
-            const answer = await engine.buffer.replay(room, afterSeq);
+            const answer = await engine.buffer.replay(room, afterSeq, 1e9);
             await envelopeRouted;
             return answer;
           },

@@ -8,6 +8,7 @@ import type { ClusterInfo, RelayEngine } from '../engine.ts';
 import { createClusterBuffer, parseReplay } from './buffer.ts';
 import { createFanout } from './fanout.ts';
 import type { Fanout } from './fanout.ts';
+import { createClusterCounter } from './connections.ts';
 import { createClusterRateLimiter } from './rate-limit.ts';
 import { connectRedis } from './redis.ts';
 import { createClusterRevocations } from './revocations.ts';
@@ -43,16 +44,17 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
   const pair = connectRedis(config['cluster.redis']);
   const log: ClusterLog = { info: (o, m) => logRef.log.info(o, m), warn: (o, m) => logRef.log.warn(o, m) };
 
-  const buffer = createClusterBuffer({ pair, keys, ttlMs, fanout: () => fanout });
+  const buffer = createClusterBuffer({ pair, keys, ttlMs, fanout: () => fanout, roomBytes: config['limits.room.bufferBytes'] });
   let rooms: ReturnType<typeof createClusterRooms>;
   const fanout: Fanout = createFanout({
     pair, keys,
-    fetch: async (room, afterSeq) => parseReplay(room, await pair.scripts.honeReplay(keys.seq(room), keys.buf(room), afterSeq, Number.MAX_SAFE_INTEGER)),
+    fetch: async (room, afterSeq) => parseReplay(room, await pair.scripts.honeReplay(keys.seq(room), keys.log(room), afterSeq, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
     onEnvelopes: (batch) => buffer.fan(batch),
     onNotice: (n) => rooms.notice(n),
   });
   rooms = createClusterRooms({ pair, keys, fanout, nodeId, ttlMs, devicesPerRoom: config['limits.devicesPerRoom'], log });
   const revocations = createClusterRevocations({ pair, keys, log });
+  const connections = createClusterCounter({ pair, keys, nodeId });
   const limiters: Array<{ close(): void }> = [];
 
   let occupied = 0;
@@ -76,6 +78,7 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
         // Taken for dead (Redis restarted empty, or this node stalled): put its devices back.
         log.warn({ event: 'cluster.reregistered', nodeId }, 'cluster: this node had been dropped from Redis; restoring its devices');
         await rooms.resync(true);
+        await connections.restore();
       }
       registered = true;
       await revocations.sync();
@@ -93,7 +96,7 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
       log.info({ event: 'cluster.redis.up', nodeId }, 'cluster: Redis reachable');
       if (wasUp) {
         fanout.refillAll();
-        void rooms.resync(false).then(housekeep);
+        void rooms.resync(false).then(() => connections.restore()).then(housekeep);
       } else {
         void housekeep();
       }
@@ -126,6 +129,7 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
     buffer,
     rooms,
     revocations,
+    connections,
     cluster,
     async close() {
       if (closed) return;

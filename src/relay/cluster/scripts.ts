@@ -15,10 +15,22 @@ end
 local function hostNotice(channel, seq, room, device)
   redis.call('PUBLISH', channel, 'H|' .. seq .. '|' .. #room .. '|' .. room .. device)
 end
+-- A member's value: node|token|joinedAt|userId (userId empty in insecure development).
 local function split(v)
   local a = string.find(v, '|', 1, true)
   local b = string.find(v, '|', a + 1, true)
-  return string.sub(v, 1, a - 1), string.sub(v, a + 1, b - 1), tonumber(string.sub(v, b + 1))
+  local c = string.find(v, '|', b + 1, true)
+  if not c then return string.sub(v, 1, a - 1), string.sub(v, a + 1, b - 1), tonumber(string.sub(v, b + 1)), '' end
+  return string.sub(v, 1, a - 1), string.sub(v, a + 1, b - 1), tonumber(string.sub(v, b + 1, c - 1)), string.sub(v, c + 1)
+end
+-- Whether the room's log holds an envelope younger than ttl ms.
+local function hasBuffered(P, room, now, ttl)
+  local last = redis.call('XREVRANGE', rk(P, room, 'log'), '+', '-', 'COUNT', 1)[1]
+  return last ~= nil and tonumber(last[2][2]) >= now - ttl
+end
+-- A claimed room's owner is kept while it has members; once empty, for the buffer window.
+local function releaseOwner(P, room, ttl)
+  redis.call('PEXPIRE', rk(P, room, 'owner'), ttl)
 end
 local function longest(mk)
   local all = redis.call('HGETALL', mk)
@@ -41,8 +53,9 @@ end
 `;
 
 /**
- * ACCEPT. KEYS: seq, buf, msgId key (or any key when no msgId), bufrooms, buffered.
- * ARGV: room, from, to, head, tail, ttlMs, channel, hasMsgId (1/0), receivedAt.
+ * ACCEPT. KEYS: seq, log, msgId key (or any key when no msgId), bufrooms, buffered, bytes.
+ * ARGV: room, from, to, head, tail, ttlMs, channel, hasMsgId (1/0), receivedAt, roomBytes.
+ * The log's entry IDs are `seq-0`; its oldest entries leave once past the window or past roomBytes.
  * Returns {seq, duplicate}.
  */
 export const ACCEPT = `
@@ -53,9 +66,21 @@ if ARGV[8] == '1' then
 end
 local seq = redis.call('INCR', KEYS[1])
 local text = ARGV[4] .. seq .. ARGV[5]
-local id = redis.call('XADD', KEYS[2], '*', 's', seq, 'f', ARGV[2], 't', ARGV[3], 'x', text)
-local created = tonumber(string.match(id, '^(%d+)'))
-local removed = redis.call('XTRIM', KEYS[2], 'MINID', created - ttl)
+local t = redis.call('TIME')
+local created = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id = seq .. '-0'
+redis.call('XADD', KEYS[2], id, 'c', created, 'f', ARGV[2], 't', ARGV[3], 'x', text)
+local bytes = redis.call('INCRBY', KEYS[6], #text)
+local limit, oldest = tonumber(ARGV[10]), created - ttl
+local removed = 0
+while true do
+  local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+  if first == nil or first[1] == id then break end
+  if tonumber(first[2][2]) >= oldest and bytes <= limit then break end
+  redis.call('XDEL', KEYS[2], first[1])
+  bytes = redis.call('DECRBY', KEYS[6], #first[2][8])
+  removed = removed + 1
+end
 redis.call('INCRBY', KEYS[5], 1 - removed)
 redis.call('ZADD', KEYS[4], created, ARGV[1])
 if ARGV[8] == '1' then redis.call('SET', KEYS[3], seq, 'PX', ttl) end
@@ -64,55 +89,75 @@ return {seq, 0}
 `;
 
 /**
- * REPLAY. KEYS: seq, buf. ARGV: afterSeq, windowMs (entries older than this are left out).
- * Returns {cur, seq1, createdAt1, from1, to1, text1, seq2, …} oldest first.
+ * REPLAY. KEYS: seq, log. ARGV: afterSeq, windowMs (entries older than this are left out), maxBytes (a page: stops
+ * once that many bytes of text are taken, at least one entry).
+ * Returns {cur, more (1/0), seq1, createdAt1, from1, to1, text1, seq2, …} oldest first.
  */
 export const REPLAY = `
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-local after = tonumber(ARGV[1])
-local res = {cur}
+local after, maxBytes = tonumber(ARGV[1]), tonumber(ARGV[3])
+local res = {cur, 0}
 if after >= cur then return res end
 local t = redis.call('TIME')
 local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])
-local hi = '+'
-local found = {}
+local start = (after + 1) .. '-0'
+local bytes = 0
 while true do
-  local batch = redis.call('XREVRANGE', KEYS[2], hi, '-', 'COUNT', 200)
-  local stop = #batch < 200
+  local batch = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', 100)
   for i = 1, #batch do
+    if bytes >= maxBytes then res[2] = 1 return res end
     local f = batch[i][2]
-    local seq = tonumber(f[2])
-    local ms = tonumber(string.match(batch[i][1], '^(%d+)'))
-    if seq <= after or ms < cutoff then stop = true break end
-    found[#found + 1] = {seq, ms, f[4], f[6], f[8]}
+    if tonumber(f[2]) >= cutoff then
+      res[#res + 1] = tonumber(string.match(batch[i][1], '^(%d+)'))
+      res[#res + 1] = f[2]; res[#res + 1] = f[4]; res[#res + 1] = f[6]; res[#res + 1] = f[8]
+      bytes = bytes + #f[8]
+    end
   end
-  if stop then break end
-  hi = '(' .. batch[#batch][1]
-end
-for i = #found, 1, -1 do
-  local e = found[i]
-  res[#res + 1] = e[1]; res[#res + 1] = e[2]; res[#res + 1] = e[3]; res[#res + 1] = e[4]; res[#res + 1] = e[5]
+  if #batch < 100 then break end
+  start = '(' .. batch[#batch][1]
 end
 return res
 `;
 
+/** POSITION. KEYS: seq, epoch. ARGV: a new epoch, kept when the room has none. Returns {seq, epoch}. */
+export const POSITION = `
+redis.call('SET', KEYS[2], ARGV[1], 'NX')
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('GET', KEYS[2])}
+`;
+
 /**
  * JOIN. ARGV: prefix, room, device, nodeId, token, devicesPerRoom, ttlMs, channel, restore (1: only add when absent),
- * then optionally who (the token's `userId:deviceId`) and the revoked set's key. Returns {'REVOKED'} when a node has
- * seen `who` revoked, {'FULL'}, or the room state {host, cur, device1, node1, joinedAt1, …} after the join.
+ * revoked set's key, then the token's userId (empty in insecure development), deviceId, and claim (1: the first
+ * account to join owns the room while it has members or buffered envelopes). Returns {'REVOKED'} when a node has
+ * seen the device revoked, {'REMOVED'} for a removed project's room, {'LABEL_TAKEN'}, {'ROOM_TAKEN'}, {'FULL'}, or
+ * the room state {host, cur, device1, node1, joinedAt1, …} after the join.
  */
 export const JOIN = PRELUDE + `
 local P, room, device, node, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local limit, ttl, channel, restore = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
+local revoked, user, claim = ARGV[10], ARGV[11], ARGV[13] == '1'
 local mk, hk, ak = rk(P, room, 'm'), rk(P, room, 'host'), rk(P, room, 'away')
-if ARGV[11] and redis.call('SISMEMBER', ARGV[11], ARGV[10]) == 1 then return {'REVOKED'} end
+if user ~= '' then
+  if redis.call('SISMEMBER', revoked, user .. ':' .. ARGV[12]) == 1 then return {'REVOKED'} end
+  if redis.call('SISMEMBER', revoked, 'room:' .. room) == 1 then return {'REMOVED'} end
+end
 local now = nowMs()
 local cur = curSeq(P, room)
 local prev = redis.call('HGET', mk, device)
 local count = redis.call('HLEN', mk)
 if prev and restore then return roomState(P, room, redis.call('GET', hk), cur) end
+if user ~= '' and prev then
+  local _, _, _, holder = split(prev)
+  if holder ~= '' and holder ~= user then return {'LABEL_TAKEN'} end
+end
+if user ~= '' and claim then
+  local ok = rk(P, room, 'owner')
+  local owner = redis.call('GET', ok)
+  if owner and owner ~= user and (count > 0 or hasBuffered(P, room, now, ttl)) then return {'ROOM_TAKEN'} end
+  redis.call('SET', ok, user)
+end
 if not prev and count >= limit then return {'FULL'} end
-redis.call('HSET', mk, device, node .. '|' .. token .. '|' .. now)
+redis.call('HSET', mk, device, node .. '|' .. token .. '|' .. now .. '|' .. user)
 redis.call('HSET', P .. ':node:' .. node .. ':rooms', room, channel)
 if count == 0 then redis.call('INCR', P .. ':occupied') end
 if prev then
@@ -152,7 +197,7 @@ return roomState(P, room, host, cur)
 `;
 
 /**
- * LEAVE. ARGV: prefix, room, device, nodeId, token, channel. Removes the label only if this connection (token)
+ * LEAVE. ARGV: prefix, room, device, nodeId, token, channel, ttlMs. Removes the label only if this connection (token)
  * still holds it; a host that leaves keeps the role for the window (its away time is noted). Returns 1 or 0.
  */
 export const LEAVE = PRELUDE + `
@@ -168,7 +213,10 @@ for _, w in ipairs(redis.call('HVALS', mk)) do
   if string.sub(w, 1, #node + 1) == node .. '|' then still = true break end
 end
 if not still then redis.call('HDEL', P .. ':node:' .. node .. ':rooms', room) end
-if redis.call('HLEN', mk) == 0 then redis.call('DECR', P .. ':occupied') end
+if redis.call('HLEN', mk) == 0 then
+  redis.call('DECR', P .. ':occupied')
+  releaseOwner(P, room, tonumber(ARGV[7]))
+end
 presence(channel, curSeq(P, room), 0, room, device)
 if redis.call('GET', rk(P, room, 'host')) == device then redis.call('SET', rk(P, room, 'away'), nowMs()) end
 return 1
@@ -242,16 +290,22 @@ for _, id in ipairs(dead) do
         end
       end
     end
-    if removed > 0 and redis.call('HLEN', mk) == 0 then redis.call('DECR', P .. ':occupied') end
+    if removed > 0 and redis.call('HLEN', mk) == 0 then
+      redis.call('DECR', P .. ':occupied')
+      releaseOwner(P, room, ttl)
+    end
   end
   redis.call('DEL', nk)
+  local ck = P .. ':node:' .. id .. ':conns'
+  for _, key in ipairs(redis.call('SMEMBERS', ck)) do redis.call('HDEL', P .. ':conns:' .. key, id) end
+  redis.call('DEL', ck)
   redis.call('ZREM', P .. ':nodes', id)
 end
 local idle = redis.call('ZRANGEBYSCORE', P .. ':bufrooms', '-inf', '(' .. (now - ttl), 'LIMIT', 0, 500)
 for _, room in ipairs(idle) do
-  local bk = rk(P, room, 'buf')
+  local bk = rk(P, room, 'log')
   redis.call('DECRBY', P .. ':buffered', redis.call('XLEN', bk))
-  redis.call('UNLINK', bk)
+  redis.call('UNLINK', bk, rk(P, room, 'bytes'), rk(P, room, 'buf'))
   redis.call('ZREM', P .. ':bufrooms', room)
 end
 local occupied = tonumber(redis.call('GET', P .. ':occupied') or '0')
@@ -280,4 +334,28 @@ for i = 2, #ARGV, 2 do
   res[#res + 1] = n
 end
 return res
+`;
+
+/**
+ * CONNS. ARGV: prefix, nodeId, key, n, limit. Open connections per key (limits.ip.connections, limits.user.connections)
+ * counted per node, so a dead node's are dropped by HOUSEKEEP. limit > 0: adds n unless the cluster's total would pass
+ * limit (returns 1 when added, else 0); limit -1: adds n (a release: -1); limit 0: sets this node's count to n (a restore).
+ */
+export const CONNS = `
+local P, node, key, n, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local k, nk = P .. ':conns:' .. key, P .. ':node:' .. node .. ':conns'
+if limit > 0 then
+  local total = 0
+  for _, v in ipairs(redis.call('HVALS', k)) do total = total + tonumber(v) end
+  if total + n > limit then return 0 end
+end
+if limit ~= 0 then n = n + tonumber(redis.call('HGET', k, node) or '0') end
+if n > 0 then
+  redis.call('HSET', k, node, n)
+  redis.call('SADD', nk, key)
+else
+  redis.call('HDEL', k, node)
+  redis.call('SREM', nk, key)
+end
+return 1
 `;

@@ -10,7 +10,11 @@ export function keyspace(prefix: string) {
   return {
     prefix,
     seq: (id: string) => room(id, 'seq'),
-    buf: (id: string) => room(id, 'buf'),
+    /** The room's buffered envelopes: a stream whose entry IDs are `seq-0`; `bytes` counts their text. */
+    log: (id: string) => room(id, 'log'),
+    bytes: (id: string) => room(id, 'bytes'),
+    /** The identity of the room's sequence (SPEC §6.1): gone with `seq` when Redis loses its data. */
+    epoch: (id: string) => room(id, 'epoch'),
     /** msgId dedupe: the sender's label length keeps `a:b` + `c` apart from `a` + `b:c`. */
     msg: (id: string, from: string, msgId: string) => room(id, `msg:${from.length}:${from}:${msgId}`),
     dlv: (id: string) => room(id, 'dlv'),
