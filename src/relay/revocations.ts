@@ -26,7 +26,8 @@ const FAILURE_LOG_EVERY_MS = 60_000;
 
 function isRevocation(v: unknown): v is Revocation {
   const r = v as Revocation;
-  return typeof r === 'object' && r !== null && Number.isSafeInteger(r.userId) && Number.isSafeInteger(r.deviceId) && typeof r.revokedAt === 'string';
+  return typeof r === 'object' && r !== null && Number.isSafeInteger(r.userId) && Number.isSafeInteger(r.deviceId) && typeof r.revokedAt === 'string'
+    && (r.roomId === undefined || (typeof r.roomId === 'string' && r.roomId.length > 0 && r.roomId.length <= 255));
 }
 
 export function startRevocationPuller(deps: PullerDeps): { state: PullerState; stop(): void; pullNow(): Promise<void> } {

@@ -242,6 +242,8 @@ export interface TestRelay {
   /** Connects and joins; throws unless the answer is `joined`. Returns the client with `joinedFrame`. */
   device(room: string, label: string, opts?: JoinOptions & { userId?: number; deviceId?: number }): Promise<RelayClient & { joinedFrame: any }>;
   health(): Promise<{ status: number; body: any }>;
+  /** Pulls revocations from auth now (normally every second). */
+  pullRevocations(): Promise<void>;
   metrics(): Promise<{ status: number; contentType: string; text: string }>;
   /** Closes every client it made, then the relay; keeps the SQLite file when `keepFiles`. */
   close(opts?: { keepFiles?: boolean }): Promise<void>;
@@ -278,6 +280,7 @@ export async function startRelay(values: Partial<RelayConfig> = {}, opts: StartR
   };
   return {
     httpUrl: relay.httpUrl, wsUrl: relay.wsUrl, config, dir, sqlitePath, connect,
+    pullRevocations: () => relay.pullRevocations(),
     async device(room, label, o = {}) {
       const c = (await connect()) as RelayClient & { joinedFrame: any };
       const tok = o.token === undefined ? token(o.userId ?? 1, o.deviceId ?? 1) : o.token;

@@ -125,6 +125,9 @@ revokedAt DATETIME NOT NULL
 )`,
 ];
 
+/** Removed projects reach relays through the revocation feed: a revocation may name a room. */
+const ROOM_REVOCATIONS = ['ALTER TABLE revocations ADD COLUMN roomId VARCHAR(255) NULL'];
+
 function statements(list: Record<Dialect, string[]>, dialect: Dialect): Migration {
   return {
     async up(db: Kysely<any>) {
@@ -139,6 +142,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       return {
         '001_source_schema': statements({ mysql: MYSQL_001, sqlite: SQLITE_001 }, dialect),
         '002_poll_and_revocations': statements({ mysql: MYSQL_002, sqlite: SQLITE_002 }, dialect),
+        '003_room_revocations': statements({ mysql: ROOM_REVOCATIONS, sqlite: ROOM_REVOCATIONS }, dialect),
       };
     },
   };

@@ -1,0 +1,65 @@
+// The relay engines a conformance suite runs against: the single relay (SQLite) and the cluster engine on the shared
+// Redis with one or two nodes in this process. A case starts relays with config values and can restart them.
+import { randomBytes } from 'node:crypto';
+import type { RelayConfig } from '../../src/relay/config.ts';
+import { dropPrefix, SHARED_REDIS } from '../helpers/cluster.ts';
+import type { StartRelayOptions, TestRelay } from '../helpers/relay.ts';
+import { startRelay } from '../helpers/relay.ts';
+
+export interface Relays {
+  /** One relay, or the nodes of one cluster (clients spread over them with `node(i)`). */
+  nodes: TestRelay[];
+  node(i: number): TestRelay;
+  /** Stops every node keeping its state (SQLite file / Redis keys) and starts them again on it. */
+  restart(): Promise<Relays>;
+  /** Stops every node and forgets its state. */
+  close(): Promise<void>;
+}
+
+export interface EngineCase {
+  name: string;
+  start(values?: Partial<RelayConfig>, opts?: StartRelayOptions): Promise<Relays>;
+}
+
+function relays(nodes: TestRelay[], restart: () => Promise<Relays>, forget: () => Promise<void>): Relays {
+  return {
+    nodes,
+    node: (i) => nodes[i % nodes.length],
+    restart,
+    async close() {
+      await Promise.all(nodes.map((n) => n.close()));
+      await forget();
+    },
+  };
+}
+
+export const localEngine: EngineCase = {
+  name: 'single relay (SQLite)',
+  async start(values = {}, opts = {}) {
+    const first = await startRelay(values, opts);
+    const make = (r: TestRelay): Relays => relays([r], async () => {
+      await r.close({ keepFiles: true });
+      return make(await startRelay(values, { ...opts, sqlitePath: r.sqlitePath }));
+    }, async () => {});
+    return make(first);
+  },
+};
+
+export function clusterEngine(count: number): EngineCase {
+  return {
+    name: `cluster engine, ${count} node${count === 1 ? '' : 's'} (Redis)`,
+    async start(values = {}, opts = {}) {
+      const prefix = `hone-t-${randomBytes(4).toString('hex')}`;
+      const config = { ...values, 'cluster.redis': SHARED_REDIS, 'cluster.prefix': prefix };
+      const startAll = async (): Promise<Relays> => {
+        const nodes: TestRelay[] = [];
+        for (let i = 0; i < count; i++) nodes.push(await startRelay(config, opts));
+        return relays(nodes, async () => {
+          await Promise.all(nodes.map((n) => n.close()));
+          return startAll();
+        }, () => dropPrefix(SHARED_REDIS, prefix));
+      };
+      return startAll();
+    },
+  };
+}
