@@ -6,7 +6,6 @@ import type { RelayEngine, RoomEvent, RoutedEnvelope } from './engine.ts';
 import { REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE } from './engine.ts';
 import { out } from './frames.ts';
 import type { RelayMetrics } from './metrics.ts';
-import { SlotMap } from './slot-map.ts';
 import type { TokenBucket } from './token-bucket.ts';
 
 export interface Conn {
@@ -64,7 +63,7 @@ export interface Hub {
 
 export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; clock: Clock; sendBufferBytes: number }): Hub {
   const { engine, metrics, clock } = deps;
-  const rooms = new SlotMap<Map<string, Conn>>();
+  const rooms = new Map<string, Map<string, Conn>>();
   const all = new Set<Conn>();
 
   function send(conn: Conn, data: string | Buffer): void {

@@ -4,7 +4,6 @@
 import type { Clock } from '../common/clock.ts';
 import type { JoinClaims, JoinResult, RoomEvent, RoomTable } from './engine.ts';
 import { JoinRefused, LABEL_TAKEN_MESSAGE, ROOM_TAKEN_MESSAGE } from './engine.ts';
-import { SlotMap } from './slot-map.ts';
 
 interface Room {
   /** Device label → when it (last) joined. */
@@ -21,7 +20,7 @@ export interface LocalRoomTable extends RoomTable {
 }
 
 export function createLocalRooms(opts: { handOverMs: number; clock: Clock; hasBuffered(room: string): boolean }): LocalRoomTable {
-  const rooms = new SlotMap<Room>();
+  const rooms = new Map<string, Room>();
   /** Claimed rooms (unregistered, not shared) → the account that joined first; theirs while members or buffer last. */
   const owners = new Map<string, number>();
   /** Rooms with at least one connected device (what limits.rooms and /health count). */
