@@ -116,6 +116,25 @@ describe('relay cluster: EVALSHA answered through a callback', () => {
     assert.deepEqual(answered, [Array.from({ length: 10 }, (_, i) => `m${i}=${2 * i}`), Array(10).fill('error')]);
   });
 
+  test('behaviour it relies on: ioredis builds the command through initPromise, so no command holds a promise or closure of its own', async () => {
+    // What ioredis is handed for two commands: if ioredis stopped calling initPromise (or called it before the fields
+    // it reads exist), each command would carry a fresh promise and per-command resolve/reject closures again.
+    const sent: any[] = [];
+    const spy = Object.create(conn, { sendCommand: { value: (command: any) => { sent.push(command); return conn.sendCommand(command); } } });
+    const a = run(spy, ECHO, 1, ['k', 'a', 1]);
+    const b = run(spy, ECHO, 1, ['k', 'b', 2]);
+    await Promise.all([a.done, b.done]);
+    assert.equal(sent.length, 2);
+    assert.equal(sent[0].promise, sent[1].promise, 'one shared promise, not one per command');
+    assert.equal(sent[0].resolve, sent[1].resolve, 'one shared resolve function, not a closure per command');
+    assert.equal(sent[0].reject, sent[1].reject);
+    assert.deepEqual([sent[0].isSettled, sent[0].isResolved], [true, true], 'ioredis settled it through the shared resolve');
+    assert.deepEqual(a.calls, [{ err: null, reply: ['k', 'a', 2, 2] }]);
+    // The version it was measured and written against (package.json pins it exactly).
+    const { createRequire } = await import('node:module');
+    assert.equal(createRequire(import.meta.url)('ioredis/package.json').version, '6.0.0');
+  });
+
   test('the ioredis internals it replaces are still there (a rename would silently bring the promise back)', () => {
     const proto = Command.prototype as unknown as Record<string, unknown>;
     assert.equal(typeof proto.initPromise, 'function');
