@@ -4,7 +4,7 @@
 import { exitOnSignals, expected, fail, listenFailure, parseCommonArgs } from '../common/cli.ts';
 import { loadConfig } from '../common/config.ts';
 import { VERSION } from '../common/version.ts';
-import { redactRedisUrl } from './cluster/engine.ts';
+import { redactRedisUrl } from './engine/redis/engine.ts';
 import { checkRelayConfig, isInsecureDev, relayConfigSchema } from './config.ts';
 import { tuneGarbageCollector } from './gc-tuning.ts';
 import { buildRelay } from './server.ts';

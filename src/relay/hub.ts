@@ -2,8 +2,8 @@
 // host and presence frames, closes with an error frame; slow consumers are cut off here.
 import type { WebSocket } from 'ws';
 import type { Clock } from '../common/clock.ts';
-import type { RelayEngine, RoomEvent, RoutedEnvelope } from './engine.ts';
-import { REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE } from './engine.ts';
+import type { RelayEngine, RoomEvent, RoutedEnvelope } from './engine/contract.ts';
+import { REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE } from './engine/refusals.ts';
 import { out } from './frames.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { TokenBucket } from './token-bucket.ts';

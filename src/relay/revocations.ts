@@ -1,7 +1,7 @@
 // Pulls revocations from hone-auth every second (SPEC §5/§6), keeps them in the engine's store and closes the
 // revoked devices' live connections. When auth is unreachable the relay keeps serving and logs the failure.
 import { hmacHex } from '../common/token.ts';
-import type { Revocation, RevocationStore } from './engine.ts';
+import type { Revocation, RevocationStore } from './engine/contract.ts';
 
 export interface PullerState {
   ok: boolean | null;

@@ -1,25 +1,20 @@
 // Builds a relay from injected config, clock, engine and fetch: HTTP port, WebSocket port, revocation pulls.
 // What tests call; app.ts adds only the command line and signals.
 import type { AddressInfo } from 'node:net';
-import { Gauge } from 'prom-client';
 import type { Clock } from '../common/clock.ts';
 import { systemClock } from '../common/clock.ts';
-import { createRateLimiter } from '../common/rate-limit.ts';
 import type { TokenKeys } from '../common/token.ts';
-import { createClusterEngine } from './cluster/engine.ts';
-import type { ClusterLog } from './cluster/engine.ts';
+import type { ClusterLog } from './engine/redis/engine.ts';
+import { createEngine } from './engine/create.ts';
 import type { RelayConfig } from './config.ts';
 import { isInsecureDev } from './config.ts';
 import type { ConnectionDeps } from './connection.ts';
-import { createLocalCounter } from './connection-counter.ts';
-import type { RelayEngine } from './engine.ts';
-import { revocationKey } from './engine.ts';
+import type { RelayEngine } from './engine/contract.ts';
+import { revocationKey } from './engine/refusals.ts';
 import { buildHttp } from './http.ts';
 import { createHub } from './hub.ts';
 import { createMetrics } from './metrics.ts';
 import { startRevocationPuller } from './revocations.ts';
-import { createLocalRooms } from './rooms.ts';
-import { openSqliteState } from './sqlite-buffer.ts';
 import { createTokenConfirmer } from './token-confirm.ts';
 import { createWsPort } from './ws-server.ts';
 
@@ -42,32 +37,6 @@ export interface RelayServer {
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
-/** The single-relay engine: rooms in memory, everything durable in SQLite, trimmed every second. */
-export function createLocalEngine(config: RelayConfig, clock: Clock): RelayEngine {
-  const ttlMs = config['buffer.ttl.seconds'] * 1000;
-  const state = openSqliteState({ path: config['sqlite.path'], ttlMs, clock, roomBytes: config['limits.room.bufferBytes'] });
-  const rooms = createLocalRooms({ handOverMs: ttlMs, clock, hasBuffered: (room) => state.hasBuffered(room) });
-  const trim = setInterval(() => {
-    try {
-      state.trim();
-    } catch {
-      // Disk full or I/O error: the next turn tries again; envelope writes report their own failures.
-    }
-  }, 100);
-  trim.unref();
-  return {
-    buffer: state.buffer,
-    rooms,
-    revocations: state.revocations,
-    connections: createLocalCounter(),
-    async close() {
-      clearInterval(trim);
-      rooms.close();
-      await state.close();
-    },
-  };
-}
-
 const urlOf = (host: string, port: number, scheme: string) => `${scheme}://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
 export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
@@ -76,22 +45,16 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   const startedAt = clock();
   // The cluster engine logs through the HTTP server's logger once that exists.
   const clusterLog: { log: ClusterLog } = { log: { info() {}, warn() {} } };
-  const engine = deps.engine ?? (config['cluster.redis'] ? createClusterEngine(config, clock, clusterLog) : createLocalEngine(config, clock));
-  // A node starts serving once Redis answers, or degraded (joins refused) after 5 s.
-  if (engine.cluster) await engine.cluster.whenReady(5000);
+  const engine = deps.engine ?? (createEngine(config, clock, clusterLog));
+  // A cluster node starts serving once Redis answers, or degraded (joins refused) after 5 s.
+  await engine.ready(5000);
   const keys: TokenKeys = { secret: config['auth.secret'], previousSecret: config['auth.previousSecret'], algorithm: config['token.algorithm'] };
   // Gauges are read at scrape time, when `hub` exists.
   const metrics = createMetrics({
     connections: () => hub.all.size, rooms: () => engine.rooms.count(),
     buffered: () => engine.buffer.size(), revocations: () => engine.revocations.count(),
   });
-  const cluster = engine.cluster;
-  if (cluster) {
-    new Gauge({
-      name: 'hone_relay_cluster_redis_up', help: 'Cluster mode: 1 while this node reaches Redis, else 0.', registers: [metrics.registry],
-      collect() { this.set(cluster.redisUp() ? 1 : 0); },
-    });
-  }
+  engine.registerMetrics(metrics.registry);
   const hub = createHub({ engine, metrics, clock, sendBufferBytes: config['limits.sendBuffer.bytes'] });
 
   let puller: ReturnType<typeof startRevocationPuller> | null = null;
@@ -102,7 +65,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
       startedAt, clock, devMode: isInsecureDev(config),
       rooms: () => engine.rooms.count(), connections: () => hub.all.size, buffered: () => engine.buffer.size(),
       revocations: () => ({ authUrl: config['auth.url'] || null, known: engine.revocations.count(), state: puller?.state ?? null }),
-      cluster: cluster ? () => cluster.health() : undefined,
+      engine: () => engine.health(),
     },
   });
   const log = http.log;
@@ -112,7 +75,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
     : undefined;
   const connDeps: ConnectionDeps = { config, engine, hub, metrics, clock, keys, insecure: isInsecureDev(config), log, confirmToken };
   const perIp = { limit: config['limits.connections.perIpPerMinute'], windowMs: 60_000 };
-  const ws = createWsPort({ ...connDeps, perIp: cluster ? cluster.rateLimiter(perIp) : createRateLimiter({ ...perIp, clock }) });
+  const ws = createWsPort({ ...connDeps, perIp: engine.rateLimiter(perIp) });
 
   try {
     await http.listen({ host: config.host, port: config.port });

@@ -7,7 +7,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { errorBody } from '../common/http-errors.ts';
 import type { AsyncRateLimiter, RateLimiter, Verdict } from '../common/rate-limit.ts';
 import type { RelayConfig } from './config.ts';
-import { addressKey } from './connection-counter.ts';
+import { addressKey } from './connection-keys.ts';
 import type { ConnectionDeps } from './connection.ts';
 import { openConnection } from './connection.ts';
 import { out } from './frames.ts';

@@ -4,8 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Command, Redis } from 'ioredis';
-import { evalshaWithCallback } from '../../src/relay/cluster/callback-command.ts';
-import type { Arg } from '../../src/relay/cluster/callback-command.ts';
+import { evalshaWithCallback } from '../../src/relay/engine/redis/callback-command.ts';
+import type { Arg } from '../../src/relay/engine/redis/callback-command.ts';
 import { SHARED_REDIS } from '../helpers/cluster.ts';
 import { runSnippet, srcModule } from '../helpers/process.ts';
 
@@ -90,7 +90,7 @@ describe('relay cluster: EVALSHA answered through a callback', () => {
   test('a callback that throws does not keep the other commands from their answers, and surfaces as an uncaught exception', () => {
     // In a child process, which records the uncaught exceptions. Replies (ioredis guards those), then the commands
     // failed together when the connection closes (one loop in ioredis, guarded by callback-command.ts).
-    const module = srcModule('relay/cluster/callback-command.ts');
+    const module = srcModule('relay/engine/redis/callback-command.ts');
     const code = `
       import { Redis } from 'ioredis';
       import { evalshaWithCallback } from ${JSON.stringify(module)};

@@ -10,8 +10,9 @@ import { signToken } from '../../src/common/token.ts';
 import type { TokenAlgorithm } from '../../src/common/token.ts';
 import { relayConfigSchema } from '../../src/relay/config.ts';
 import type { RelayConfig } from '../../src/relay/config.ts';
-import { buildRelay, createLocalEngine } from '../../src/relay/server.ts';
-import type { RelayEngine } from '../../src/relay/engine.ts';
+import { buildRelay } from '../../src/relay/server.ts';
+import { createLocalEngine } from '../../src/relay/engine/local/engine.ts';
+import type { RelayEngine } from '../../src/relay/engine/contract.ts';
 import { systemClock } from '../../src/common/clock.ts';
 import { TEST_SECRET } from './auth.ts';
 

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteState } from '../../src/relay/sqlite-buffer.ts';
-import type { SqliteState } from '../../src/relay/sqlite-buffer.ts';
+import { openSqliteState } from '../../src/relay/engine/local/sqlite-state.ts';
+import type { SqliteState } from '../../src/relay/engine/local/sqlite-state.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hone-relay-buffer-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,13 +5,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
-import type { Clock } from '../common/clock.ts';
+import type { Clock } from '../../../common/clock.ts';
 import type { Checkpointer } from './checkpointer.ts';
-import type { Mark } from './delivery-marks.ts';
-import { markKey, raiseMark } from './delivery-marks.ts';
+import type { Mark } from '../delivery-marks.ts';
+import { markKey, raiseMark } from '../delivery-marks.ts';
 import { startCheckpointer } from './checkpointer.ts';
-import type { AcceptCallback, IncomingEnvelope, MessageBuffer, Revocation, RevocationStore, RoutedEnvelope } from './engine.ts';
-import { revocationKey } from './engine.ts';
+import type { AcceptCallback, IncomingEnvelope, MessageBuffer, Revocation, RevocationStore, RoutedEnvelope } from '../contract.ts';
+import { revocationKey } from '../refusals.ts';
 
 // The log is a plain rowid table appended in arrival order: an insert touches the last page only, and trimming
 // the window deletes a prefix of ids. Lookups by room go through an in-memory index (RoomLog) built at start.

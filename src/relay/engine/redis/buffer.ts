@@ -2,7 +2,7 @@
 // acked when Redis answers; fan-out comes back through the slot channel on every node, the sender's included.
 import type { Mark } from '../delivery-marks.ts';
 import { markKey, raiseMark } from '../delivery-marks.ts';
-import type { AcceptCallback, IncomingEnvelope, MessageBuffer, RoutedEnvelope } from '../engine.ts';
+import type { AcceptCallback, IncomingEnvelope, MessageBuffer, RoutedEnvelope } from '../contract.ts';
 import { randomBytes } from 'node:crypto';
 import type { Fanout } from './fanout.ts';
 import type { RedisPair } from './redis.ts';

@@ -1,6 +1,6 @@
 // Open connections per key counted for the whole cluster (limits.ip.connections, limits.user.connections): each node
 // keeps its own count per key in Redis (CONNS script), so a dead node's are dropped with it by housekeeping.
-import type { ConnectionCounter } from '../engine.ts';
+import type { ConnectionCounter } from '../contract.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace } from './wire.ts';
 

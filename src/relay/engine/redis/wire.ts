@@ -1,6 +1,6 @@
 // Names of the cluster's Redis keys and slot channels, and the parser of the notices the Lua scripts publish.
 // Every key of a room carries `{room}` as hash tag; channels are sharded by djb2(room) % SLOTS.
-import { djb2 } from '../../common/token.ts';
+import { djb2 } from '../../../common/token.ts';
 
 /** Pub/sub channels per cluster: a node subscribes only to the slots of rooms it has devices in. */
 export const SLOTS = 1024;

@@ -1,6 +1,7 @@
-// The engine interface: the room table, the sequence counter, the durable buffer and the revocation list.
-// Routing code (hub.ts, connection.ts) only talks to these; one relay uses SQLite + memory, a cluster Redis.
-import type { AsyncRateLimiter } from '../common/rate-limit.ts';
+// The relay engine contract (types only): the room table, the sequence counter and buffer, revocations, connection
+// counting, health and readiness. Routing (hub.ts, connection.ts) talks only to these; local/ and redis/ implement them.
+import type { Registry } from 'prom-client';
+import type { AsyncRateLimiter, RateLimiter } from '../../common/rate-limit.ts';
 
 /** An envelope the engine has made durable: what peers receive (`text`) and what catch-up needs to filter it. */
 export interface RoutedEnvelope {
@@ -62,21 +63,6 @@ export type RoomEvent =
   /** The label joined again on another relay node: this node's connection for it is closed (4001). */
   | { type: 'replaced'; room: string; device: string };
 
-/** What a device whose token was revoked is told, whichever node or path refuses it. */
-export const REVOKED_MESSAGE = 'This device was removed from the account; sign in again.';
-
-/** Thrown by `RoomTable.join` to refuse a join with an error code of its own, then closed with `closeCode`. */
-export class JoinRefused extends Error {
-  readonly code: string;
-  /** The close code after the error frame: 1013 (try again later) unless the refusal is final (1008). */
-  readonly closeCode: number;
-  constructor(code: string, message: string, closeCode = 1013) {
-    super(message);
-    this.code = code;
-    this.closeCode = closeCode;
-  }
-}
-
 /** Whose token joins (absent in insecure development), and whether the room is one auth did not issue that the
  * first account to join owns (`rooms.unregistered.shared=false`). */
 export interface JoinClaims {
@@ -84,10 +70,6 @@ export interface JoinClaims {
   deviceId: number;
   claimRoom: boolean;
 }
-
-export const LABEL_TAKEN_MESSAGE = 'This device label is held in this room by another account.';
-export const ROOM_TAKEN_MESSAGE = 'This room is in use by another account.';
-export const ROOM_REMOVED_MESSAGE = 'This project was removed from the account.';
 
 export interface RoomTable {
   /**
@@ -114,10 +96,6 @@ export interface Revocation {
   roomId?: string;
 }
 
-/** How a revocation is named in a store and in a batch of learnt ones: `userId:deviceId`, or `room:<roomId>`. */
-export const revocationKey = (r: { userId: number; deviceId: number; roomId?: string }): string =>
-  r.roomId ? `room:${r.roomId}` : `${r.userId}:${r.deviceId}`;
-
 export interface RevocationStore {
   isRevoked(userId: number, deviceId: number): boolean;
   /** The room of a project that auth removed. */
@@ -130,15 +108,12 @@ export interface RevocationStore {
   onLearned?(listener: (learned: Set<string>) => void): void;
 }
 
-/** What a cluster engine adds: its state for /health and /metrics, and cluster-wide connection counting. */
-export interface ClusterInfo {
-  nodeId: string;
-  redisUp(): boolean;
-  health(): { redis: 'connected' | 'down'; nodeId: string; roomsLocal: number; roomsRemote: number };
-  /** Resolves when Redis is reachable (true) or after `timeoutMs` (false). */
-  whenReady(timeoutMs: number): Promise<boolean>;
-  /** Fixed-window counters shared by all nodes (connections per IP per minute). */
-  rateLimiter(opts: { limit: number; windowMs: number }): AsyncRateLimiter;
+/** The engine's part of /health. */
+export interface EngineHealth {
+  /** 'degraded' while the engine refuses joins (cluster: Redis unreachable). */
+  status: 'ok' | 'degraded';
+  /** Fields it adds to the /health body (cluster: `cluster: {redis, nodeId, roomsLocal, roomsRemote}`). */
+  fields: Record<string, unknown>;
 }
 
 /** Open connections counted per key (`ip:<address or /64>`, `user:<id>`): across the cluster in cluster mode. */
@@ -154,7 +129,12 @@ export interface RelayEngine {
   rooms: RoomTable;
   revocations: RevocationStore;
   connections: ConnectionCounter;
-  /** Present in cluster mode. */
-  cluster?: ClusterInfo;
+  /** Resolves true once the engine can serve, or false after `timeoutMs` (the relay then starts degraded). */
+  ready(timeoutMs: number): Promise<boolean>;
+  health(): EngineHealth;
+  /** Fixed-window counters for connections per address per minute (cluster: counted across the nodes). */
+  rateLimiter(opts: { limit: number; windowMs: number }): RateLimiter | AsyncRateLimiter;
+  /** Adds the engine's own gauges (cluster: hone_relay_cluster_redis_up). */
+  registerMetrics(registry: Registry): void;
   close(): Promise<void>;
 }

@@ -1,8 +1,8 @@
 // Revocations shared by the cluster: each node pulls from auth with its own cursor (so it closes its own revoked
 // connections) and adds what it learns to a Redis set that every node reads, so joins are refused cluster-wide and
 // a node that cannot reach auth still closes the revoked devices' connections it holds.
-import type { Revocation, RevocationStore } from '../engine.ts';
-import { revocationKey } from '../engine.ts';
+import type { Revocation, RevocationStore } from '../contract.ts';
+import { revocationKey } from '../refusals.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace } from './wire.ts';
 

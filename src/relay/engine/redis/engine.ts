@@ -2,9 +2,10 @@
 // node's heartbeat and housekeeping every second, and reports the node's cluster state.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Clock } from '../../common/clock.ts';
-import type { RelayConfig } from '../config.ts';
-import type { ClusterInfo, RelayEngine } from '../engine.ts';
+import type { Clock } from '../../../common/clock.ts';
+import type { RelayConfig } from '../../config.ts';
+import { Gauge } from 'prom-client';
+import type { RelayEngine } from '../contract.ts';
 import { createClusterBuffer, parseReplay } from './buffer.ts';
 import { createFanout } from './fanout.ts';
 import type { Fanout } from './fanout.ts';
@@ -37,7 +38,7 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
-export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: { log: ClusterLog } = { log: quietLog }): RelayEngine & { cluster: ClusterInfo } {
+export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: { log: ClusterLog } = { log: quietLog }): RelayEngine {
   const ttlMs = config['buffer.ttl.seconds'] * 1000;
   const keys = keyspace(config['cluster.prefix']);
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -108,29 +109,29 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
   const timer = setInterval(() => void housekeep(), HOUSEKEEP_EVERY_MS);
   timer.unref();
 
-  const cluster: ClusterInfo = {
-    nodeId,
-    redisUp: () => pair.up(),
-    health: () => ({
-      redis: pair.up() ? 'connected' : 'down',
-      nodeId,
-      roomsLocal: rooms.count(),
-      roomsRemote: Math.max(0, occupied - rooms.count()),
-    }),
-    whenReady: (timeoutMs) => pair.whenUp(timeoutMs),
-    rateLimiter(opts) {
-      const limiter = createClusterRateLimiter({ pair, keys, clock, name: `l${opts.limit}w${opts.windowMs}`, ...opts });
-      limiters.push(limiter);
-      return limiter;
-    },
-  };
-
   return {
     buffer,
     rooms,
     revocations,
     connections,
-    cluster,
+    ready: (timeoutMs) => pair.whenUp(timeoutMs),
+    health: () => ({
+      status: pair.up() ? 'ok' : 'degraded',
+      fields: {
+        cluster: { redis: pair.up() ? 'connected' : 'down', nodeId, roomsLocal: rooms.count(), roomsRemote: Math.max(0, occupied - rooms.count()) },
+      },
+    }),
+    rateLimiter(opts) {
+      const limiter = createClusterRateLimiter({ pair, keys, clock, name: `l${opts.limit}w${opts.windowMs}`, ...opts });
+      limiters.push(limiter);
+      return limiter;
+    },
+    registerMetrics(registry) {
+      new Gauge({
+        name: 'hone_relay_cluster_redis_up', help: 'Cluster mode: 1 while this node reaches Redis, else 0.', registers: [registry],
+        collect() { this.set(pair.up() ? 1 : 0); },
+      });
+    },
     async close() {
       if (closed) return;
       await buffer.close();

@@ -1,8 +1,8 @@
 // The cluster's room table: membership, host and hand-over live in Redis (JOIN/LEAVE/ELECT scripts); this node
 // keeps a cache of the rooms it has devices in, updated from the room's notices in order, for the sync lookups.
 import { randomBytes } from 'node:crypto';
-import type { JoinClaims, JoinResult, RoomEvent, RoomTable } from '../engine.ts';
-import { JoinRefused, LABEL_TAKEN_MESSAGE, REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE, ROOM_TAKEN_MESSAGE } from '../engine.ts';
+import type { JoinClaims, JoinResult, RoomEvent, RoomTable } from '../contract.ts';
+import { JoinRefused, LABEL_TAKEN_MESSAGE, REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE, ROOM_TAKEN_MESSAGE } from '../refusals.ts';
 import type { Fanout, SlotHandle } from './fanout.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace, Notice } from './wire.ts';

@@ -1,24 +1,6 @@
-// Open connections per key in this process (the single relay's limits.ip.connections and limits.user.connections);
-// the cluster counts the same keys in Redis. Also how a client address becomes its key: IPv6 per /64.
+// The keys open connections are counted under (engine.connections: limits.ip.connections, limits.user.connections):
+// a client address (IPv6 per /64) and an account.
 import { isIPv6 } from 'node:net';
-import type { ConnectionCounter } from './engine.ts';
-
-export function createLocalCounter(): ConnectionCounter {
-  const open = new Map<string, number>();
-  return {
-    async acquire(key, limit) {
-      const n = open.get(key) ?? 0;
-      if (n >= limit) return false;
-      open.set(key, n + 1);
-      return true;
-    },
-    release(key) {
-      const n = (open.get(key) ?? 0) - 1;
-      if (n > 0) open.set(key, n);
-      else open.delete(key);
-    },
-  };
-}
 
 /** The counting key of a client address: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its /64; anything else as given. */
 export function addressKey(ip: string): string {

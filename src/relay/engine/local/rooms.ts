@@ -1,9 +1,9 @@
 // The single relay's room table: which device labels are in each room, who is host, and the hand-over.
 // A host that drops keeps the role for the buffer window; then the longest-connected device takes it over.
 // Labels belong to the account holding them, claimed rooms to their first account (SPEC §6.1).
-import type { Clock } from '../common/clock.ts';
-import type { JoinClaims, JoinResult, RoomEvent, RoomTable } from './engine.ts';
-import { JoinRefused, LABEL_TAKEN_MESSAGE, ROOM_TAKEN_MESSAGE } from './engine.ts';
+import type { Clock } from '../../../common/clock.ts';
+import type { JoinClaims, JoinResult, RoomEvent, RoomTable } from '../contract.ts';
+import { JoinRefused, LABEL_TAKEN_MESSAGE, ROOM_TAKEN_MESSAGE } from '../refusals.ts';
 
 interface Room {
   /** Device label → when it (last) joined. */
