@@ -6,6 +6,34 @@ import { dropPrefix, SHARED_REDIS } from '../helpers/cluster.ts';
 import type { StartRelayOptions, TestRelay } from '../helpers/relay.ts';
 import { startRelay } from '../helpers/relay.ts';
 
+/** Starts a relay (or the nodes of a cluster behind one facade) with config values: the shape the single-relay
+ * suites (protocol, security, hostile) are written against. */
+export type StartRelay = (values?: Partial<RelayConfig>, opts?: StartRelayOptions) => Promise<TestRelay>;
+
+/**
+ * A cluster of `count` in-process nodes on the shared Redis (a prefix of its own) behind one TestRelay: each new
+ * client goes to the next node, /health and /metrics are node 0's, `close` stops every node and drops the prefix.
+ */
+export function clusterRelay(count: number): StartRelay {
+  return async (values = {}, opts = {}) => {
+    const prefix = `hone-t-${randomBytes(4).toString('hex')}`;
+    const nodes: TestRelay[] = [];
+    for (let i = 0; i < count; i++) nodes.push(await startRelay({ ...values, 'cluster.redis': SHARED_REDIS, 'cluster.prefix': prefix }, { ...opts, wrapEngine: undefined }));
+    let next = 0;
+    const pick = () => nodes[next++ % count];
+    return {
+      ...nodes[0],
+      connect: (o) => pick().connect(o),
+      device: (room, label, o) => pick().device(room, label, o),
+      pullRevocations: async () => { await Promise.all(nodes.map((n) => n.pullRevocations())); },
+      async close(o) {
+        await Promise.all(nodes.map((n) => n.close(o)));
+        await dropPrefix(SHARED_REDIS, prefix);
+      },
+    };
+  };
+}
+
 export interface Relays {
   /** One relay, or the nodes of one cluster (clients spread over them with `node(i)`). */
   nodes: TestRelay[];

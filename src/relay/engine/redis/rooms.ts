@@ -136,7 +136,8 @@ export function createClusterRooms(deps: {
         deps.log.warn({ event: 'cluster.join.failed', err: (err as Error).message }, 'cluster: join could not reach Redis');
         throw new JoinRefused('CLUSTER_UNAVAILABLE', UNAVAILABLE);
       }
-      const refusal = typeof reply[0] === 'string' ? REFUSALS[reply[0]] : undefined;
+      // A room state starts with its host's label, which may be any string ("constructor" included).
+      const refusal = typeof reply[0] === 'string' && Object.hasOwn(REFUSALS, reply[0]) ? REFUSALS[reply[0]] : undefined;
       if (refusal !== undefined) {
         if (lr.tokens.get(device) === token) {
           lr.tokens.delete(device);
