@@ -2,7 +2,7 @@
 // keeps a cache of the rooms it has devices in, updated from the room's notices in order, for the sync lookups.
 import { randomBytes } from 'node:crypto';
 import type { JoinClaims, JoinResult, RoomEvent, RoomTable } from '../contract.ts';
-import { JoinRefused, LABEL_TAKEN_MESSAGE, REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE, ROOM_TAKEN_MESSAGE } from '../refusals.ts';
+import { JoinRefused, LABEL_TAKEN_MESSAGE, revocationKey, REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE, ROOM_TAKEN_MESSAGE } from '../refusals.ts';
 import type { Fanout, SlotHandle } from './fanout.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace, Notice } from './wire.ts';
@@ -68,8 +68,10 @@ export function createClusterRooms(deps: {
   };
 
   /** The JOIN script's last arguments: the revoked set, and whose token joins (empty in insecure development). */
-  const whoArgs = (claims: JoinClaims | undefined): Array<string | number> =>
-    [keys.revoked, claims ? String(claims.userId) : '', claims ? claims.deviceId : 0, claims?.claimRoom ? 1 : 0];
+  const whoArgs = (room: string, claims: JoinClaims | undefined): Array<string | number> => [
+    keys.revoked, claims ? String(claims.userId) : '', claims ? revocationKey(claims) : '', claims?.claimRoom ? 1 : 0,
+    revocationKey({ userId: 0, deviceId: 0, roomId: room }),
+  ];
 
   function teardown(room: string, lr: LocalRoom): void {
     if (local.get(room) !== lr) return;
@@ -125,7 +127,7 @@ export function createClusterRooms(deps: {
       let reply: unknown[];
       try {
         await lr.slot.ready;
-        reply = await track(pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0, ...whoArgs(claims)));
+        reply = await track(pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0, ...whoArgs(room, claims)));
       } catch (err) {
         if (lr.tokens.get(device) === token) {
           lr.tokens.delete(device);
@@ -202,7 +204,7 @@ export function createClusterRooms(deps: {
           if (restore) {
             for (const [device, token] of [...lr.tokens]) {
               const claims = lr.users.get(device);
-              await pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 1, ...whoArgs(claims && { ...claims, claimRoom: false }));
+              await pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 1, ...whoArgs(room, claims && { ...claims, claimRoom: false }));
             }
           }
           const reply = await pair.scripts.honeState(P, room);

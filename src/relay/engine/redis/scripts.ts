@@ -1,14 +1,14 @@
 // The Lua scripts of the Redis cluster engine: each runs atomically in Redis, so seq, buffer, membership, host
-// election and their pub/sub notices agree across relay nodes. Key and message layout: cluster/wire.ts.
+// election and their pub/sub notices agree across relay nodes. Key layout (LUA_KEYS) and notices: wire.ts.
+import { LUA_KEYS } from './wire.ts';
 
 /** Shared Lua prelude: Redis time in ms, key names, and the notices published on a room's slot channel. */
-const PRELUDE = `
+const PRELUDE = LUA_KEYS + `
 local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function rk(P, room, name) return P .. ':{' .. room .. '}:' .. name end
-local function curSeq(P, room) return tonumber(redis.call('GET', rk(P, room, 'seq')) or '0') end
+local function curSeq(P, room) return tonumber(redis.call('GET', rk(P, room, R.seq)) or '0') end
 local function presence(channel, seq, joined, room, device)
   redis.call('PUBLISH', channel, 'P|' .. seq .. '|' .. joined .. '|' .. #room .. '|' .. room .. device)
 end
@@ -25,12 +25,12 @@ local function split(v)
 end
 -- Whether the room's log holds an envelope younger than ttl ms.
 local function hasBuffered(P, room, now, ttl)
-  local last = redis.call('XREVRANGE', rk(P, room, 'log'), '+', '-', 'COUNT', 1)[1]
+  local last = redis.call('XREVRANGE', rk(P, room, R.log), '+', '-', 'COUNT', 1)[1]
   return last ~= nil and tonumber(last[2][2]) >= now - ttl
 end
 -- A claimed room's owner is kept while it has members; once empty, for the buffer window.
 local function releaseOwner(P, room, ttl)
-  redis.call('PEXPIRE', rk(P, room, 'owner'), ttl)
+  redis.call('PEXPIRE', rk(P, room, R.owner), ttl)
 end
 local function longest(mk)
   local all = redis.call('HGETALL', mk)
@@ -43,7 +43,7 @@ local function longest(mk)
 end
 local function roomState(P, room, host, cur)
   local res = {host or '', cur}
-  local all = redis.call('HGETALL', rk(P, room, 'm'))
+  local all = redis.call('HGETALL', rk(P, room, R.members))
   for i = 1, #all, 2 do
     local node, _, at = split(all[i + 1])
     res[#res + 1] = all[i]; res[#res + 1] = node; res[#res + 1] = at
@@ -127,8 +127,9 @@ return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('GET', KEYS[2])}
 
 /**
  * JOIN. ARGV: prefix, room, device, nodeId, token, devicesPerRoom, ttlMs, channel, restore (1: only add when absent),
- * revoked set's key, then the token's userId (empty in insecure development), deviceId, and claim (1: the first
- * account to join owns the room while it has members or buffered envelopes). Returns {'REVOKED'} when a node has
+ * revoked set's key, then the token's userId (empty in insecure development), the device's and the room's names in
+ * the revoked set (refusals.ts revocationKey), and claim (1: the first account to join owns the room while it has
+ * members or buffered envelopes), in the order userId, device key, claim, room key. Returns {'REVOKED'} when a node has
  * seen the device revoked, {'REMOVED'} for a removed project's room, {'LABEL_TAKEN'}, {'ROOM_TAKEN'}, {'FULL'}, or
  * the room state {host, cur, device1, node1, joinedAt1, …} after the join.
  */
@@ -136,10 +137,10 @@ export const JOIN = PRELUDE + `
 local P, room, device, node, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local limit, ttl, channel, restore = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
 local revoked, user, claim = ARGV[10], ARGV[11], ARGV[13] == '1'
-local mk, hk, ak = rk(P, room, 'm'), rk(P, room, 'host'), rk(P, room, 'away')
+local mk, hk, ak = rk(P, room, R.members), rk(P, room, R.host), rk(P, room, R.away)
 if user ~= '' then
-  if redis.call('SISMEMBER', revoked, user .. ':' .. ARGV[12]) == 1 then return {'REVOKED'} end
-  if redis.call('SISMEMBER', revoked, 'room:' .. room) == 1 then return {'REMOVED'} end
+  if redis.call('SISMEMBER', revoked, ARGV[12]) == 1 then return {'REVOKED'} end
+  if redis.call('SISMEMBER', revoked, ARGV[14]) == 1 then return {'REMOVED'} end
 end
 local now = nowMs()
 local cur = curSeq(P, room)
@@ -151,15 +152,15 @@ if user ~= '' and prev then
   if holder ~= '' and holder ~= user then return {'LABEL_TAKEN'} end
 end
 if user ~= '' and claim then
-  local ok = rk(P, room, 'owner')
+  local ok = rk(P, room, R.owner)
   local owner = redis.call('GET', ok)
   if owner and owner ~= user and (count > 0 or hasBuffered(P, room, now, ttl)) then return {'ROOM_TAKEN'} end
   redis.call('SET', ok, user)
 end
 if not prev and count >= limit then return {'FULL'} end
 redis.call('HSET', mk, device, node .. '|' .. token .. '|' .. now .. '|' .. user)
-redis.call('HSET', P .. ':node:' .. node .. ':rooms', room, channel)
-if count == 0 then redis.call('INCR', P .. ':occupied') end
+redis.call('HSET', nk(P, node, N.rooms), room, channel)
+if count == 0 then redis.call('INCR', ck(P, C.occupied)) end
 if prev then
   local prevNode, prevToken = split(prev)
   if prevToken ~= token then
@@ -169,7 +170,7 @@ if prev then
       for _, v in ipairs(redis.call('HVALS', mk)) do
         if string.sub(v, 1, #prevNode + 1) == prevNode .. '|' then still = true break end
       end
-      if not still then redis.call('HDEL', P .. ':node:' .. prevNode .. ':rooms', room) end
+      if not still then redis.call('HDEL', nk(P, prevNode, N.rooms), room) end
     end
   end
 else
@@ -202,7 +203,7 @@ return roomState(P, room, host, cur)
  */
 export const LEAVE = PRELUDE + `
 local P, room, device, node, token, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local mk = rk(P, room, 'm')
+local mk = rk(P, room, R.members)
 local v = redis.call('HGET', mk, device)
 if not v then return 0 end
 local _, held = split(v)
@@ -212,13 +213,13 @@ local still = false
 for _, w in ipairs(redis.call('HVALS', mk)) do
   if string.sub(w, 1, #node + 1) == node .. '|' then still = true break end
 end
-if not still then redis.call('HDEL', P .. ':node:' .. node .. ':rooms', room) end
+if not still then redis.call('HDEL', nk(P, node, N.rooms), room) end
 if redis.call('HLEN', mk) == 0 then
-  redis.call('DECR', P .. ':occupied')
+  redis.call('DECR', ck(P, C.occupied))
   releaseOwner(P, room, tonumber(ARGV[7]))
 end
 presence(channel, curSeq(P, room), 0, room, device)
-if redis.call('GET', rk(P, room, 'host')) == device then redis.call('SET', rk(P, room, 'away'), nowMs()) end
+if redis.call('GET', rk(P, room, R.host)) == device then redis.call('SET', rk(P, room, R.away), nowMs()) end
 return 1
 `;
 
@@ -228,7 +229,7 @@ return 1
  */
 export const ELECT = PRELUDE + `
 local P, room, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local mk, hk, ak = rk(P, room, 'm'), rk(P, room, 'host'), rk(P, room, 'away')
+local mk, hk, ak = rk(P, room, R.members), rk(P, room, R.host), rk(P, room, R.away)
 local host = redis.call('GET', hk)
 if not host then return -1 end
 if redis.call('HEXISTS', mk, host) == 1 then redis.call('DEL', ak) return -1 end
@@ -250,7 +251,7 @@ return -1
 
 /** STATE. ARGV: prefix, room. The room state as JOIN returns it, changing nothing. */
 export const STATE = PRELUDE + `
-return roomState(ARGV[1], ARGV[2], redis.call('GET', rk(ARGV[1], ARGV[2], 'host')), curSeq(ARGV[1], ARGV[2]))
+return roomState(ARGV[1], ARGV[2], redis.call('GET', rk(ARGV[1], ARGV[2], R.host)), curSeq(ARGV[1], ARGV[2]))
 `;
 
 /**
@@ -268,15 +269,15 @@ local dead
 if sweepSelf then
   dead = {self}
 else
-  anew = redis.call('ZADD', P .. ':nodes', now, self)
-  dead = redis.call('ZRANGEBYSCORE', P .. ':nodes', '-inf', '(' .. (now - deadAfter), 'LIMIT', 0, 2)
+  anew = redis.call('ZADD', ck(P, C.nodes), now, self)
+  dead = redis.call('ZRANGEBYSCORE', ck(P, C.nodes), '-inf', '(' .. (now - deadAfter), 'LIMIT', 0, 2)
 end
 for _, id in ipairs(dead) do
-  local nk = P .. ':node:' .. id .. ':rooms'
+  local nk = nk(P, id, N.rooms)
   local held = redis.call('HGETALL', nk)
   for r = 1, #held, 2 do
     local room, channel = held[r], held[r + 1]
-    local mk = rk(P, room, 'm')
+    local mk = rk(P, room, R.members)
     local all = redis.call('HGETALL', mk)
     local removed = 0
     for i = 1, #all, 2 do
@@ -285,31 +286,31 @@ for _, id in ipairs(dead) do
         redis.call('HDEL', mk, device)
         removed = removed + 1
         presence(channel, curSeq(P, room), 0, room, device)
-        if redis.call('GET', rk(P, room, 'host')) == device and redis.call('EXISTS', rk(P, room, 'away')) == 0 then
-          redis.call('SET', rk(P, room, 'away'), now)
+        if redis.call('GET', rk(P, room, R.host)) == device and redis.call('EXISTS', rk(P, room, R.away)) == 0 then
+          redis.call('SET', rk(P, room, R.away), now)
         end
       end
     end
     if removed > 0 and redis.call('HLEN', mk) == 0 then
-      redis.call('DECR', P .. ':occupied')
+      redis.call('DECR', ck(P, C.occupied))
       releaseOwner(P, room, ttl)
     end
   end
   redis.call('DEL', nk)
-  local ck = P .. ':node:' .. id .. ':conns'
-  for _, key in ipairs(redis.call('SMEMBERS', ck)) do redis.call('HDEL', P .. ':conns:' .. key, id) end
+  local ck = nk(P, id, N.conns)
+  for _, key in ipairs(redis.call('SMEMBERS', ck)) do redis.call('HDEL', connsKey(P, key), id) end
   redis.call('DEL', ck)
-  redis.call('ZREM', P .. ':nodes', id)
+  redis.call('ZREM', ck(P, C.nodes), id)
 end
-local idle = redis.call('ZRANGEBYSCORE', P .. ':bufrooms', '-inf', '(' .. (now - ttl), 'LIMIT', 0, 500)
+local idle = redis.call('ZRANGEBYSCORE', ck(P, C.bufRooms), '-inf', '(' .. (now - ttl), 'LIMIT', 0, 500)
 for _, room in ipairs(idle) do
-  local bk = rk(P, room, 'log')
-  redis.call('DECRBY', P .. ':buffered', redis.call('XLEN', bk))
-  redis.call('UNLINK', bk, rk(P, room, 'bytes'), rk(P, room, 'buf'))
-  redis.call('ZREM', P .. ':bufrooms', room)
+  local bk = rk(P, room, R.log)
+  redis.call('DECRBY', ck(P, C.buffered), redis.call('XLEN', bk))
+  redis.call('UNLINK', bk, rk(P, room, R.bytes), rk(P, room, R.legacyBuf))
+  redis.call('ZREM', ck(P, C.bufRooms), room)
 end
-local occupied = tonumber(redis.call('GET', P .. ':occupied') or '0')
-local buffered = tonumber(redis.call('GET', P .. ':buffered') or '0')
+local occupied = tonumber(redis.call('GET', ck(P, C.occupied)) or '0')
+local buffered = tonumber(redis.call('GET', ck(P, C.buffered)) or '0')
 return {anew, #dead, occupied, buffered}
 `;
 
@@ -317,7 +318,7 @@ return {anew, #dead, occupied, buffered}
 export const DELIVERED = PRELUDE + `
 local P, keep = ARGV[1], ARGV[2]
 for i = 3, #ARGV, 3 do
-  local k = rk(P, ARGV[i], 'dlv')
+  local k = rk(P, ARGV[i], R.dlv)
   local old = tonumber(redis.call('HGET', k, ARGV[i + 1]) or '0')
   if tonumber(ARGV[i + 2]) > old then redis.call('HSET', k, ARGV[i + 1], ARGV[i + 2]) end
   redis.call('PEXPIRE', k, keep)
@@ -341,9 +342,9 @@ return res
  * counted per node, so a dead node's are dropped by HOUSEKEEP. limit > 0: adds n unless the cluster's total would pass
  * limit (returns 1 when added, else 0); limit -1: adds n (a release: -1); limit 0: sets this node's count to n (a restore).
  */
-export const CONNS = `
+export const CONNS = LUA_KEYS + `
 local P, node, key, n, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local k, nk = P .. ':conns:' .. key, P .. ':node:' .. node .. ':conns'
+local k, nk = connsKey(P, key), nk(P, node, N.conns)
 if limit > 0 then
   local total = 0
   for _, v in ipairs(redis.call('HVALS', k)) do total = total + tonumber(v) end

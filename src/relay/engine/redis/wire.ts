@@ -1,30 +1,61 @@
-// Names of the cluster's Redis keys and slot channels, and the parser of the notices the Lua scripts publish.
-// Every key of a room carries `{room}` as hash tag; channels are sharded by djb2(room) % SLOTS.
+// The cluster's Redis key layout (declared once, for TypeScript and the Lua scripts) and slot channels, and the parser
+// of the notices the Lua scripts publish. Channels are sharded by djb2(room) % SLOTS.
 import { djb2 } from '../../../common/token.ts';
 
 /** Pub/sub channels per cluster: a node subscribes only to the slots of rooms it has devices in. */
 export const SLOTS = 1024;
 
+/**
+ * Every Redis key name of the cluster, declared once: a room's keys are `<prefix>:{<room>}:<name>` (the hash tag keeps
+ * them together), the cluster's `<prefix>:<name>`, a node's `<prefix>:node:<id>:<name>`, a connection counter's
+ * `<prefix>:conns:<key>`. `keyspace` spells them for TypeScript and LUA_KEYS for the scripts, from the same parts.
+ */
+export const KEY_NAMES = {
+  room: { seq: 'seq', log: 'log', bytes: 'bytes', epoch: 'epoch', dlv: 'dlv', members: 'm', host: 'host', away: 'away', owner: 'owner', msg: 'msg', legacyBuf: 'buf' },
+  cluster: { occupied: 'occupied', nodes: 'nodes', bufRooms: 'bufrooms', buffered: 'buffered', revoked: 'revoked', revocationCursor: 'revocations:cursor', hits: 'hits', slot: 'slot' },
+  node: { rooms: 'rooms', conns: 'conns' },
+} as const;
+
+const SEP = ':';
+const NODE = 'node';
+const CONNS = 'conns';
+const R = KEY_NAMES.room;
+const C = KEY_NAMES.cluster;
+
+const luaTable = (t: Record<string, string>) => `{${Object.entries(t).map(([k, v]) => `${k} = '${v}'`).join(', ')}}`;
+
+/** The key layout in Lua: rk (a room's key), ck (the cluster's), nk (a node's), connsKey, and the names as R, C, N. */
+export const LUA_KEYS = `
+local function rk(P, room, name) return P .. '${SEP}{' .. room .. '}${SEP}' .. name end
+local function ck(P, name) return P .. '${SEP}' .. name end
+local function nk(P, id, name) return P .. '${SEP}${NODE}${SEP}' .. id .. '${SEP}' .. name end
+local function connsKey(P, key) return P .. '${SEP}${CONNS}${SEP}' .. key end
+local R = ${luaTable(KEY_NAMES.room)}
+local C = ${luaTable(KEY_NAMES.cluster)}
+local N = ${luaTable(KEY_NAMES.node)}
+`;
+
 export function keyspace(prefix: string) {
-  const room = (id: string, name: string) => `${prefix}:{${id}}:${name}`;
+  const room = (id: string, name: string) => `${prefix}${SEP}{${id}}${SEP}${name}`;
+  const cluster = (name: string) => `${prefix}${SEP}${name}`;
   return {
     prefix,
-    seq: (id: string) => room(id, 'seq'),
+    seq: (id: string) => room(id, R.seq),
     /** The room's buffered envelopes: a stream whose entry IDs are `seq-0`; `bytes` counts their text. */
-    log: (id: string) => room(id, 'log'),
-    bytes: (id: string) => room(id, 'bytes'),
+    log: (id: string) => room(id, R.log),
+    bytes: (id: string) => room(id, R.bytes),
     /** The identity of the room's sequence (SPEC §6.1): gone with `seq` when Redis loses its data. */
-    epoch: (id: string) => room(id, 'epoch'),
+    epoch: (id: string) => room(id, R.epoch),
     /** msgId dedupe: the sender's label length keeps `a:b` + `c` apart from `a` + `b:c`. */
-    msg: (id: string, from: string, msgId: string) => room(id, `msg:${from.length}:${from}:${msgId}`),
-    dlv: (id: string) => room(id, 'dlv'),
-    bufRooms: `${prefix}:bufrooms`,
-    buffered: `${prefix}:buffered`,
-    revoked: `${prefix}:revoked`,
-    revocationCursor: `${prefix}:revocations:cursor`,
-    hits: (key: string, window: number) => `${prefix}:hits:${window}:${key}`,
-    channel: (id: string) => `${prefix}:slot:${djb2(id) % SLOTS}`,
-    slotChannel: (slot: number) => `${prefix}:slot:${slot}`,
+    msg: (id: string, from: string, msgId: string) => room(id, `${R.msg}${SEP}${from.length}${SEP}${from}${SEP}${msgId}`),
+    dlv: (id: string) => room(id, R.dlv),
+    bufRooms: cluster(C.bufRooms),
+    buffered: cluster(C.buffered),
+    revoked: cluster(C.revoked),
+    revocationCursor: cluster(C.revocationCursor),
+    hits: (key: string, window: number) => cluster(`${C.hits}${SEP}${window}${SEP}${key}`),
+    channel: (id: string) => cluster(`${C.slot}${SEP}${djb2(id) % SLOTS}`),
+    slotChannel: (slot: number) => cluster(`${C.slot}${SEP}${slot}`),
   };
 }
 
