@@ -14,6 +14,7 @@ import { classify, out, renderEnvelope } from './frames.ts';
 import type { Conn, Hub } from './hub.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { TokenBucket } from './token-bucket.ts';
+import type { Scheduler } from './scheduler.ts';
 import type { Confirm } from './token-confirm.ts';
 import { needsConfirming } from './token-confirm.ts';
 
@@ -23,6 +24,7 @@ export interface ConnectionDeps {
   hub: Hub;
   metrics: RelayMetrics;
   clock: Clock;
+  scheduler: Scheduler;
   keys: TokenKeys;
   /** Development without a secret: tokens are not checked. */
   insecure: boolean;

@@ -6,6 +6,7 @@ import type { RelayEngine, RoomEvent, RoutedEnvelope } from './engine/contract.t
 import { REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE } from './engine/refusals.ts';
 import { out } from './frames.ts';
 import type { RelayMetrics } from './metrics.ts';
+import type { Scheduler } from './scheduler.ts';
 import type { TokenBucket } from './token-bucket.ts';
 
 export interface Conn {
@@ -61,7 +62,7 @@ export interface Hub {
   syncDelivered(): void;
 }
 
-export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; clock: Clock; sendBufferBytes: number }): Hub {
+export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; clock: Clock; scheduler: Scheduler; sendBufferBytes: number }): Hub {
   const { engine, metrics, clock } = deps;
   const rooms = new Map<string, Map<string, Conn>>();
   const all = new Set<Conn>();
@@ -143,7 +144,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     send(conn, out.error(errCode, message));
     if (conn.ws.readyState === OPEN) conn.ws.close(closeCode, errCode);
     // A peer that never completes the closing handshake is cut off.
-    setTimeout(() => conn.ws.terminate(), 2000).unref();
+    deps.scheduler.after(2000, () => conn.ws.terminate());
   }
 
   engine.buffer.onDurable((batch) => inBatch(() => {

@@ -2,6 +2,7 @@
 // revoked devices' live connections. When auth is unreachable the relay keeps serving and logs the failure.
 import { hmacHex } from '../common/token.ts';
 import type { Revocation, RevocationStore } from './engine/contract.ts';
+import type { Scheduler, Timer } from './scheduler.ts';
 
 export interface PullerState {
   ok: boolean | null;
@@ -20,6 +21,7 @@ export interface PullerDeps {
   onResult(ok: boolean): void;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
   clock: () => number;
+  scheduler: Scheduler;
 }
 
 const FAILURE_LOG_EVERY_MS = 60_000;
@@ -32,7 +34,7 @@ function isRevocation(v: unknown): v is Revocation {
 
 export function startRevocationPuller(deps: PullerDeps): { state: PullerState; stop(): void; pullNow(): Promise<void> } {
   const state: PullerState = { ok: null, lastSuccess: null, lastError: null };
-  let timer: NodeJS.Timeout | null = null;
+  let timer: Timer | null = null;
   let stopped = false;
   let lastFailureLog = 0;
   let running: Promise<void> | null = null;
@@ -81,8 +83,7 @@ export function startRevocationPuller(deps: PullerDeps): { state: PullerState; s
     running = pull().finally(() => {
       running = null;
       if (!stopped) {
-        timer = setTimeout(loop, deps.intervalMs);
-        timer.unref();
+        timer = deps.scheduler.after(deps.intervalMs, loop);
       }
     });
   }
@@ -92,7 +93,7 @@ export function startRevocationPuller(deps: PullerDeps): { state: PullerState; s
     state,
     stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      timer?.cancel();
     },
     async pullNow() {
       if (running) await running;

@@ -15,12 +15,16 @@ import { buildHttp } from './http.ts';
 import { createHub } from './hub.ts';
 import { createMetrics } from './metrics.ts';
 import { startRevocationPuller } from './revocations.ts';
+import type { Scheduler } from './scheduler.ts';
+import { systemScheduler } from './scheduler.ts';
 import { createTokenConfirmer } from './token-confirm.ts';
 import { createWsPort } from './ws-server.ts';
 
 export interface RelayDeps {
   config: RelayConfig;
   clock?: Clock;
+  /** Timers (default: the real ones); tests pass theirs with the clock to drive time. */
+  scheduler?: Scheduler;
   /** The engine (room table, seq, buffer, revocations); default: Redis when cluster.redis is set, else this process + SQLite at sqlite.path. */
   engine?: RelayEngine;
   fetch?: typeof fetch;
@@ -42,10 +46,11 @@ const urlOf = (host: string, port: number, scheme: string) => `${scheme}://${hos
 export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
+  const scheduler = deps.scheduler ?? systemScheduler;
   const startedAt = clock();
   // The cluster engine logs through the HTTP server's logger once that exists.
   const clusterLog: { log: ClusterLog } = { log: { info() {}, warn() {} } };
-  const engine = deps.engine ?? (createEngine(config, clock, clusterLog));
+  const engine = deps.engine ?? (createEngine(config, clock, scheduler, clusterLog));
   // A cluster node starts serving once Redis answers, or degraded (joins refused) after 5 s.
   await engine.ready(5000);
   const keys: TokenKeys = { secret: config['auth.secret'], previousSecret: config['auth.previousSecret'], algorithm: config['token.algorithm'] };
@@ -55,7 +60,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
     buffered: () => engine.buffer.size(), revocations: () => engine.revocations.count(),
   });
   engine.registerMetrics(metrics.registry);
-  const hub = createHub({ engine, metrics, clock, sendBufferBytes: config['limits.sendBuffer.bytes'] });
+  const hub = createHub({ engine, metrics, clock, scheduler, sendBufferBytes: config['limits.sendBuffer.bytes'] });
 
   let puller: ReturnType<typeof startRevocationPuller> | null = null;
   let ports = { http: 0, ws: 0 };
@@ -73,7 +78,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   const confirmToken = config['token.algorithm'] === 'djb2' && config['auth.url'] && config['auth.secret']
     ? createTokenConfirmer({ authUrl: config['auth.url'], secret: config['auth.secret'], fetch: deps.fetch ?? fetch, clock })
     : undefined;
-  const connDeps: ConnectionDeps = { config, engine, hub, metrics, clock, keys, insecure: isInsecureDev(config), log, confirmToken };
+  const connDeps: ConnectionDeps = { config, engine, hub, metrics, clock, scheduler, keys, insecure: isInsecureDev(config), log, confirmToken };
   const perIp = { limit: config['limits.connections.perIpPerMinute'], windowMs: 60_000 };
   const ws = createWsPort({ ...connDeps, perIp: engine.rateLimiter(perIp) });
 
@@ -104,7 +109,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   if (config['auth.url'] && config['auth.secret']) {
     puller = startRevocationPuller({
       authUrl: config['auth.url'], secret: config['auth.secret'], store: engine.revocations, fetch: deps.fetch ?? fetch,
-      intervalMs: 1000, clock, log,
+      intervalMs: 1000, clock, scheduler, log,
       onRevoked: (page) => closeRevoked(new Set(page.map(revocationKey)), 'auth'),
       onResult: (ok) => metrics.revocationPulls.labels(ok ? 'ok' : 'failed').inc(),
     });

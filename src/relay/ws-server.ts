@@ -108,7 +108,7 @@ export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter | Async
   const heartbeatMs = config['ws.heartbeat.seconds'] * 1000;
   const joinTimeoutMs = config['join.timeout.seconds'] * 1000;
   let lastBeat = deps.clock();
-  const sweep = setInterval(() => {
+  const sweep = deps.scheduler.every(Math.min(1000, heartbeatMs), () => {
     const now = deps.clock();
     const beat = now - lastBeat >= heartbeatMs;
     if (beat) lastBeat = now;
@@ -129,8 +129,7 @@ export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter | Async
         conn.ws.ping();
       } catch {}
     }
-  }, Math.min(1000, heartbeatMs));
-  sweep.unref();
+  });
 
   return {
     server,
@@ -140,7 +139,7 @@ export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter | Async
       return new Promise((resolve) => server.close(() => resolve()));
     },
     close() {
-      clearInterval(sweep);
+      sweep.cancel();
       for (const conn of hub.all) conn.ws.terminate();
       wss.close();
       server.closeAllConnections();

@@ -408,16 +408,17 @@ export function protocolSuite(startRelay: StartRelay, engine: string, nodes = 1)
 
   describe(`relay host hand-over and buffer window (buffer.ttl.seconds=1) [${engine}]`, () => {
     let r: TestRelay;
-    before(async () => { r = await startRelay({ 'buffer.ttl.seconds': 1 }); });
+    before(async () => { r = await startRelay({ 'buffer.ttl.seconds': 1 }, { manualTime: true }); });
     after(() => r.close());
 
     test('a host that stays away past the window hands over to the longest-connected device, and the room is told', async () => {
       const room = uniqueRoom();
       const a = await r.device(room, 'a');
       const b = await r.device(room, 'b');
-      await sleep(50);
+      await r.advance(50);
       const c = await r.device(room, 'c');
       await a.closeAndWait();
+      await r.advance(1000);
       const hb = await b.next('host', 4000);
       assert.deepEqual(hb, { type: 'host', room, device: 'b' });
       const hc = await c.next('host', 1000);
@@ -437,9 +438,9 @@ export function protocolSuite(startRelay: StartRelay, engine: string, nodes = 1)
       a.envelope('broadcast', { k: 2 });
       await b.next(envWith('k', 2));
       await b.closeAndWait();
-      await sleep(2300);
-      a.envelope('broadcast', { k: 3 });
-      await sleep(100);
+      await r.advance(2300);
+      a.envelope('broadcast', { k: 3 }, { msgId: 'k3' });
+      await a.next('ack');
       const b2 = await r.connect();
       await b2.join(room, 'b', token(1, 2), { lastSeq: 0 });
       const old = await b2.next('deltas');
@@ -470,7 +471,7 @@ export function protocolSuite(startRelay: StartRelay, engine: string, nodes = 1)
     });
 
     test('message rate: RATE_LIMITED errors carrying the msgId, the connection stays', async () => {
-      const r = await startRelay({ 'limits.messages.perSecond': 5, 'limits.messages.burst': 5 });
+      const r = await startRelay({ 'limits.messages.perSecond': 5, 'limits.messages.burst': 5 }, { manualTime: true });
       try {
         const a = await r.device('pair-L2', 'a');
         const b = await r.device('pair-L2', 'b');
@@ -484,7 +485,7 @@ export function protocolSuite(startRelay: StartRelay, engine: string, nodes = 1)
         const acks = a.frames.filter((f) => f.data?.type === 'ack').length;
         assert.equal(acks, routed, 'dropped envelopes are not acked');
         assert.ok(a.isOpen);
-        await sleep(1100);
+        await r.advance(1100);
         a.envelope('broadcast', { i: 'later' });
         await b.next(envWith('i', 'later'));
       } finally {
@@ -568,9 +569,10 @@ export function protocolSuite(startRelay: StartRelay, engine: string, nodes = 1)
     });
 
     test('join timeout: JOIN_TIMEOUT close 1008', async () => {
-      const r = await startRelay({ 'join.timeout.seconds': 1 });
+      const r = await startRelay({ 'join.timeout.seconds': 1 }, { manualTime: true });
       try {
         const c = await r.connect();
+        await r.advance(1000);
         await c.expectRefused('JOIN_TIMEOUT', 1008, 3000);
       } finally {
         await r.close();

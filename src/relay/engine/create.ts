@@ -2,11 +2,13 @@
 // single relay on SQLite at sqlite.path. The only place that knows there are two.
 import type { Clock } from '../../common/clock.ts';
 import type { RelayConfig } from '../config.ts';
+import type { Scheduler } from '../scheduler.ts';
 import type { RelayEngine } from './contract.ts';
 import { createLocalEngine } from './local/engine.ts';
 import { createClusterEngine } from './redis/engine.ts';
 import type { ClusterLog } from './redis/engine.ts';
 
-export function createEngine(config: RelayConfig, clock: Clock, log: { log: ClusterLog }): RelayEngine {
-  return config['cluster.redis'] ? createClusterEngine(config, clock, log) : createLocalEngine(config, clock);
+export function createEngine(config: RelayConfig, clock: Clock, scheduler: Scheduler, log: { log: ClusterLog }): RelayEngine {
+  // The cluster's windows run on Redis's clock (hand-over, buffer window): it keeps its own timers.
+  return config['cluster.redis'] ? createClusterEngine(config, clock, log) : createLocalEngine(config, clock, scheduler);
 }

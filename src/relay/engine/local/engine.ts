@@ -3,6 +3,8 @@
 import type { Clock } from '../../../common/clock.ts';
 import { createRateLimiter } from '../../../common/rate-limit.ts';
 import type { RelayConfig } from '../../config.ts';
+import type { Scheduler } from '../../scheduler.ts';
+import { systemScheduler } from '../../scheduler.ts';
 import type { ConnectionCounter, RelayEngine } from '../contract.ts';
 import { createLocalRooms } from './rooms.ts';
 import { openSqliteState } from './sqlite-state.ts';
@@ -25,18 +27,17 @@ export function createLocalCounter(): ConnectionCounter {
   };
 }
 
-export function createLocalEngine(config: RelayConfig, clock: Clock): RelayEngine {
+export function createLocalEngine(config: RelayConfig, clock: Clock, scheduler: Scheduler = systemScheduler): RelayEngine {
   const ttlMs = config['buffer.ttl.seconds'] * 1000;
   const state = openSqliteState({ path: config['sqlite.path'], ttlMs, clock, roomBytes: config['limits.room.bufferBytes'] });
-  const rooms = createLocalRooms({ handOverMs: ttlMs, clock, hasBuffered: (room) => state.hasBuffered(room) });
-  const trim = setInterval(() => {
+  const rooms = createLocalRooms({ handOverMs: ttlMs, clock, scheduler, hasBuffered: (room) => state.hasBuffered(room) });
+  const trim = scheduler.every(100, () => {
     try {
       state.trim();
     } catch {
       // Disk full or I/O error: the next turn tries again; envelope writes report their own failures.
     }
-  }, 100);
-  trim.unref();
+  });
   return {
     buffer: state.buffer,
     rooms,
@@ -47,7 +48,7 @@ export function createLocalEngine(config: RelayConfig, clock: Clock): RelayEngin
     rateLimiter: (opts) => createRateLimiter({ ...opts, clock }),
     registerMetrics() {},
     async close() {
-      clearInterval(trim);
+      trim.cancel();
       rooms.close();
       await state.close();
     },

@@ -2,6 +2,7 @@
 // A host that drops keeps the role for the buffer window; then the longest-connected device takes it over.
 // Labels belong to the account holding them, claimed rooms to their first account (SPEC §6.1).
 import type { Clock } from '../../../common/clock.ts';
+import type { Scheduler, Timer } from '../../scheduler.ts';
 import type { JoinClaims, JoinResult, RoomEvent, RoomTable } from '../contract.ts';
 import { JoinRefused, LABEL_TAKEN_MESSAGE, ROOM_TAKEN_MESSAGE } from '../refusals.ts';
 
@@ -11,7 +12,7 @@ interface Room {
   /** Device label → the account holding it (absent in insecure development). */
   users: Map<string, number>;
   host: string | null;
-  handOver: NodeJS.Timeout | null;
+  handOver: Timer | null;
 }
 
 export interface LocalRoomTable extends RoomTable {
@@ -19,7 +20,7 @@ export interface LocalRoomTable extends RoomTable {
   close(): void;
 }
 
-export function createLocalRooms(opts: { handOverMs: number; clock: Clock; hasBuffered(room: string): boolean }): LocalRoomTable {
+export function createLocalRooms(opts: { handOverMs: number; clock: Clock; scheduler: Scheduler; hasBuffered(room: string): boolean }): LocalRoomTable {
   const rooms = new Map<string, Room>();
   /** Claimed rooms (unregistered, not shared) → the account that joined first; theirs while members or buffer last. */
   const owners = new Map<string, number>();
@@ -73,7 +74,7 @@ export function createLocalRooms(opts: { handOverMs: number; clock: Clock; hasBu
       room.members.set(device, opts.clock());
       if (room.host === null) room.host = device;
       if (room.host === device && room.handOver) {
-        clearTimeout(room.handOver);
+        room.handOver.cancel();
         room.handOver = null;
       }
       if (!replacing) emit({ type: 'presence', room: id, device, state: 'joined' });
@@ -86,8 +87,7 @@ export function createLocalRooms(opts: { handOverMs: number; clock: Clock; hasBu
       if (room.members.size === 0) occupied--;
       emit({ type: 'presence', room: id, device, state: 'left' });
       if (room.host === device && room.handOver === null) {
-        room.handOver = setTimeout(() => handOver(id, room), opts.handOverMs);
-        room.handOver.unref();
+        room.handOver = opts.scheduler.after(opts.handOverMs, () => handOver(id, room));
       }
     },
     host: (id) => rooms.get(id)?.host ?? null,
@@ -97,7 +97,7 @@ export function createLocalRooms(opts: { handOverMs: number; clock: Clock; hasBu
       listeners.push(listener);
     },
     close() {
-      for (const [, room] of rooms.entries()) if (room.handOver) clearTimeout(room.handOver);
+      for (const room of rooms.values()) room.handOver?.cancel();
     },
   };
 }
