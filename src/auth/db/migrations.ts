@@ -142,7 +142,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       return {
         '001_source_schema': statements({ mysql: MYSQL_001, sqlite: SQLITE_001 }, dialect),
         '002_poll_and_revocations': statements({ mysql: MYSQL_002, sqlite: SQLITE_002 }, dialect),
-        '003_room_revocations': statements({ mysql: ROOM_REVOCATIONS, sqlite: ROOM_REVOCATIONS }, dialect),
+        '004_room_revocations': statements({ mysql: ROOM_REVOCATIONS, sqlite: ROOM_REVOCATIONS }, dialect),
       };
     },
   };
