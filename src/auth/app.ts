@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { exitOnSignals, expected, fail, listenFailure, parseCommonArgs } from '../common/cli.ts';
-import { loadConfig } from '../common/config.ts';
+import { ConfigError, loadConfig } from '../common/config.ts';
 import { VERSION } from '../common/version.ts';
 import { adminSetTier, adminUsers, newSecret } from './admin.ts';
 import type { AuthConfig } from './config.ts';
@@ -28,14 +28,18 @@ Every config key can be set as HONE_<KEY> (auth.secret → HONE_AUTH_SECRET). Se
 function devSecret(config: AuthConfig): string {
   const file = join(dirname(config['sqlite.path']), 'dev.secret');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dirname(file), { recursive: true });
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+  } catch (err) {
+    throw new ConfigError(`sqlite.path: cannot create the folder for ${file} (${(err as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'a file is in the way' : (err as Error).message})`);
+  }
   const secret = newSecret();
   writeFileSync(file, secret + '\n', { mode: 0o600 });
   return secret;
 }
 
 async function openReady(config: AuthConfig): Promise<AuthDb> {
-  const db = openDatabase(config);
+  const db = openDatabase(config); // a sqlite.path it cannot use is a ConfigError: one line, no stack trace
   try {
     await db.ping();
     await migrate(db);
@@ -54,14 +58,17 @@ async function main(): Promise<void> {
   if (command === 'secret') return void console.log(newSecret());
 
   const warnings: string[] = [];
+  const explicit = new Set<string>();
   const config = loadConfig(authConfigSchema, {
     file: args.config ?? './auth.conf', mustExist: args.config !== undefined,
-    overrides: args.dev ? { dev: true } : {}, warn: (m) => warnings.push(m),
+    overrides: args.dev ? { dev: true } : {}, warn: (m) => warnings.push(m), explicit,
   });
+  // `admin` commands only use the database: they need no secret, public URL or mail server.
+  const serving = command !== 'admin';
+  if (serving && config.dev && !config['auth.secret']) config['auth.secret'] = devSecret(config);
+  checkAuthConfig(config, { serving, explicit, warn: (m) => warnings.push(m) });
   for (const w of warnings) process.stderr.write(`hone-auth: warning: ${w}\n`);
-  if (config.dev && !config['auth.secret']) config['auth.secret'] = devSecret(config);
-  checkAuthConfig(config);
-  if (config['token.algorithm'] === 'djb2') {
+  if (serving && config['token.algorithm'] === 'djb2') {
     process.stderr.write('hone-auth: WARNING: token.algorithm=djb2 issues 32-bit non-cryptographic tokens that can be forged; use it only while migrating old deployments.\n');
   }
 

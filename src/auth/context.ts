@@ -18,11 +18,15 @@ export interface AuthContext {
   cache?: ReadCache;
   clock: Clock;
   mailer: Mailer;
+  /** Mail sent after the answer (new-device notices); awaited when the server closes. */
+  background: Set<Promise<void>>;
   keys: TokenKeys;
   limits: {
     loginPerEmail: RateLimiter;
     loginPerIp: RateLimiter;
     /** Unauthenticated endpoints and failed token checks, per IP per minute. */
     perIp: RateLimiter;
+    /** Codes typed on POST /auth/login/code, per account (normalised e-mail) per day. */
+    codeTriesPerEmail: RateLimiter;
   };
 }

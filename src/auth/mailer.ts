@@ -7,8 +7,8 @@ export interface LoginMail {
   subject: string;
   text: string;
   html: string;
-  /** The link itself, for the console mailer. */
-  link: string;
+  /** The sign-in link, for the console mailer; absent for notices. */
+  link?: string;
 }
 
 export interface Mailer {
@@ -30,7 +30,7 @@ export function createMailer(opts: SmtpOptions, print: (line: string) => void = 
     return {
       describe: 'console (development: login links are printed here)',
       async send(mail) {
-        print(`[hone-auth] login link for ${mail.to}: ${mail.link}`);
+        print(mail.link ? `[hone-auth] login link for ${mail.to}: ${mail.link}` : `[hone-auth] mail to ${mail.to}: ${mail.subject}`);
       },
       close() {},
     };

@@ -32,6 +32,8 @@ export interface AuthDeps {
 }
 
 export const BODY_LIMIT = 64 * 1024;
+/** E-mailed codes that may be typed per account per day (POST /auth/login/code), right or wrong. */
+export const CODE_TRIES_PER_DAY = 10;
 
 export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> {
   const { config } = deps;
@@ -43,11 +45,13 @@ export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> 
     cache: deps.db.sqlite ? createReadCache(deps.db.sqlite) : undefined,
     clock,
     mailer: deps.mailer ?? createMailer(config),
+    background: new Set(),
     keys: { secret: config['auth.secret'], previousSecret: config['auth.previousSecret'], algorithm: config['token.algorithm'] },
     limits: {
       loginPerEmail: createRateLimiter({ limit: config['login.perEmail'], windowMs: 15 * 60_000, clock }),
       loginPerIp: createRateLimiter({ limit: config['login.perIp'], windowMs: 15 * 60_000, clock }),
       perIp: createRateLimiter({ limit: config['ratelimit.perIp'], windowMs: 60_000, clock }),
+      codeTriesPerEmail: createRateLimiter({ limit: CODE_TRIES_PER_DAY, windowMs: 24 * 60 * 60_000, clock }),
     },
   };
   const app = Fastify({
@@ -81,6 +85,9 @@ export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> 
   projectRoutes(app, ctx);
   relayTokenRoutes(app, ctx);
   opsRoutes(app, ctx, VERSION);
-  app.addHook('onClose', async () => ctx.mailer.close());
+  app.addHook('onClose', async () => {
+    await Promise.all(ctx.background);
+    ctx.mailer.close();
+  });
   return app;
 }

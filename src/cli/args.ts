@@ -15,6 +15,8 @@ export interface CliArgs {
   count?: number;
   timeout?: number;
   project?: string;
+  /** mirror: create the folder when it does not exist. */
+  create: boolean;
 }
 
 const positiveNumber = (flag: string, raw: string | undefined): number | undefined => {
@@ -40,6 +42,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         count: { type: 'string' },
         timeout: { type: 'string' },
         project: { type: 'string', short: 'p' },
+        create: { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -50,6 +53,6 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (count !== undefined && !Number.isInteger(count)) throw usage(`--count takes a whole number, got "${v.count}"`);
   return {
     command: positionals[0], rest: positionals.slice(1), config: v.config, json: !!v.json, help: !!v.help, version: !!v.version,
-    name: v.name, to: v.to, count, timeout: positiveNumber('timeout', v.timeout), project: v.project,
+    name: v.name, to: v.to, count, timeout: positiveNumber('timeout', v.timeout), project: v.project, create: !!v.create,
   };
 }

@@ -19,9 +19,11 @@ usage:
                                                print what arrives in the project's room (Ctrl-C to stop)
   hone-sync send <project> <text> [--to host|broadcast|<device>] [--timeout S]
                                                send a message to the project's room (default --to broadcast)
-  hone-sync mirror <dir> --project <key>       keep a folder in step with your other devices (Ctrl-C to stop);
+  hone-sync mirror <dir> --project <key> [--create]
+                                               keep a folder in step with your other devices (Ctrl-C to stop);
                                                ignores .git and node_modules; a conflicting edit is kept as
-                                               <name>.conflict-<device>; state in <dir>/.hone-sync
+                                               <name>.conflict-<device>; state and lock in <dir>/.hone-sync;
+                                               --create: make <dir> when it does not exist
 
 flags:
   --config, -c <file>   settings file (default: $HONE_SYNC_CONFIG, else ~/.hone/sync.conf)

@@ -5,7 +5,14 @@ export interface Device { id: number; deviceName: string; platform: string; crea
 export interface Project { id: number; projectKey: string; name: string; roomId: string; createdAt: string }
 export type Tier = 'free' | 'personal' | 'pro' | 'team';
 export interface Subscription { tier: Tier; expiresAt: string | null }
-export interface LoginHandle { email: string; pollToken: string; /** ms since the epoch, from the server's expiresAt */ expiresAt: number }
+export interface LoginHandle {
+  email: string;
+  pollToken: string;
+  /** ms since the epoch, from the server's expiresAt */
+  expiresAt: number;
+  /** The code to show this device's user, to be typed on the sign-in page when it is opened elsewhere (absent from older servers). */
+  matchCode?: string;
+}
 export interface SignedIn { deviceToken: string; userId: number; deviceId: number }
 
 export class AuthError extends Error {
@@ -110,7 +117,18 @@ export class AuthClient {
     const { body } = await this.call('GET', `/auth/login?${q}`, { auth: false });
     const expiresAt = Date.parse(body.expiresAt);
     if (typeof body.pollToken !== 'string' || !Number.isFinite(expiresAt)) throw new AuthError('BAD_RESPONSE', 200, 'the auth service answered the login without a poll token');
-    return { email, pollToken: body.pollToken, expiresAt };
+    const matchCode = typeof body.matchCode === 'string' && /^[A-Z0-9]{4,12}$/.test(body.matchCode) ? body.matchCode : undefined;
+    return { email, pollToken: body.pollToken, expiresAt, ...(matchCode ? { matchCode } : {}) };
+  }
+
+  /**
+   * Finishes a login with the 6-digit code from the e-mail instead of waiting for the link (POST /auth/login/code).
+   * A wrong code is CODE_MISMATCH (400, the message says how many tries are left); five lock the login (LOGIN_LOCKED).
+   */
+  async finishWithCode(handle: LoginHandle, code: string, signal?: AbortSignal): Promise<SignedIn> {
+    const { body } = await this.call('POST', '/auth/login/code', { auth: false, body: { pollToken: handle.pollToken, code }, signal });
+    if (typeof body.deviceToken !== 'string') throw new AuthError('BAD_RESPONSE', 200, 'the auth service answered the code without a device token');
+    return { deviceToken: body.deviceToken, userId: body.userId, deviceId: body.deviceId };
   }
 
   /**

@@ -16,8 +16,10 @@ export interface Envelope {
   [field: string]: unknown;
 }
 
-export interface JoinedFrame { type: 'joined'; room: string; device: string; host: boolean; hostDevice: string; seq: number }
-export interface DeltasFrame { type: 'deltas'; room: string; deltas: Array<{ seq: number; deviceId: string; payload: string; createdAt: number }>; complete: boolean }
+/** `epoch` (SPEC §6.1): the identity of the room's sequence; '' from a relay that predates it. */
+export interface JoinedFrame { type: 'joined'; room: string; device: string; host: boolean; hostDevice: string; seq: number; epoch: string }
+/** One page of a catch-up: `more` on every page but the last; each page carries the catch-up's `complete`. */
+export interface DeltasFrame { type: 'deltas'; room: string; deltas: Array<{ seq: number; deviceId: string; payload: string; createdAt: number }>; complete: boolean; more: boolean }
 export interface AckFrame { type: 'ack'; msgId: string; seq: number }
 export interface ErrorFrame { type: 'error'; code: string; error: string; msgId?: string }
 export interface HostFrame { type: 'host'; room: string; device: string }
@@ -38,10 +40,17 @@ export const RETRYABLE_CODES: ReadonlySet<string> = new Set(['RATE_LIMITED', 'BU
 /** The WebSocket close code the relay uses when the same device label joins elsewhere. */
 export const CLOSE_REPLACED = 4001;
 
-export function joinFrame(room: string, device: string, token: string, lastSeq: number | null): string {
+/** The close code that ends the relay's refusals (a join refused, a device revoked). */
+export const CLOSE_POLICY = 1008;
+
+/** Longest `epoch` accepted from the relay (anything longer is treated as absent). */
+const MAX_EPOCH = 128;
+
+export function joinFrame(room: string, device: string, token: string, lastSeq: number | null, epoch = ''): string {
   const frame: Record<string, unknown> = { type: 'join', room, device };
   if (token) frame.token = token;
   if (lastSeq !== null) frame.lastSeq = lastSeq;
+  if (lastSeq !== null && epoch) frame.epoch = epoch;
   return JSON.stringify(frame);
 }
 
@@ -50,16 +59,33 @@ export function envelopeFrame(e: { from: string; to: string; room: string; ts: n
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const has = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
+
+/**
+ * An envelope is anything carrying `from` or `payload` (fields a peer writes); relay frames carry neither (SPEC §6.1).
+ * So a peer's envelope with a `type` of its own ("deltas", "error", "host"…) is still an envelope, never a relay frame.
+ */
+export function looksLikeEnvelope(v: Record<string, unknown>): boolean {
+  return has(v, 'from') || has(v, 'payload');
+}
+
+/** The relay sequences every envelope it forwards: a positive safe integer (0 is "nothing yet"). */
+export function isRelaySeq(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) > 0;
+}
+
+const hasRoute = (v: unknown): v is Record<string, unknown> => isObj(v) && typeof v.from === 'string' && typeof v.to === 'string';
 
 function asEnvelope(v: unknown): Envelope | null {
-  return isObj(v) && typeof v.from === 'string' && typeof v.to === 'string' && typeof v.seq === 'number' ? (v as Envelope) : null;
+  return hasRoute(v) && isRelaySeq(v.seq) ? (v as Envelope) : null;
 }
 
 /** Parses a deltas entry's `payload` (the forwarded envelope as JSON text); null when it is not one. */
 export function parseDelta(d: { seq: number; payload: string }): Envelope | null {
+  if (!isRelaySeq(d.seq) || typeof d.payload !== 'string') return null;
   try {
-    const env = asEnvelope(JSON.parse(d.payload));
-    return env ? { ...env, seq: d.seq } : null;
+    const env: unknown = JSON.parse(d.payload);
+    return hasRoute(env) ? ({ ...env, seq: d.seq } as Envelope) : null; // the entry's seq is the relay's, not the text's
   } catch {
     return null;
   }
@@ -73,11 +99,20 @@ export function parseInbound(text: string): Inbound {
     return { type: 'ignored' };
   }
   if (!isObj(v)) return { type: 'ignored' };
+  if (looksLikeEnvelope(v)) {
+    const env = asEnvelope(v);
+    return env ? { type: 'envelope', envelope: env } : { type: 'ignored' };
+  }
   switch (v.type) {
-    case 'joined':
-      return { type: 'joined', room: String(v.room), device: String(v.device), host: v.host === true, hostDevice: String(v.hostDevice ?? ''), seq: typeof v.seq === 'number' ? v.seq : 0 };
+    case 'joined': {
+      const epoch = typeof v.epoch === 'string' && v.epoch.length <= MAX_EPOCH ? v.epoch : '';
+      const seq = Number.isSafeInteger(v.seq) && (v.seq as number) >= 0 ? (v.seq as number) : 0;
+      return { type: 'joined', room: String(v.room), device: String(v.device), host: v.host === true, hostDevice: String(v.hostDevice ?? ''), seq, epoch };
+    }
     case 'deltas':
-      return Array.isArray(v.deltas) ? { type: 'deltas', room: String(v.room), deltas: v.deltas.filter(isObj) as DeltasFrame['deltas'], complete: v.complete !== false } : { type: 'ignored' };
+      return Array.isArray(v.deltas)
+        ? { type: 'deltas', room: String(v.room), deltas: v.deltas.filter(isObj) as DeltasFrame['deltas'], complete: v.complete !== false, more: v.more === true }
+        : { type: 'ignored' };
     case 'ack':
       return typeof v.msgId === 'string' && typeof v.seq === 'number' ? { type: 'ack', msgId: v.msgId, seq: v.seq } : { type: 'ignored' };
     case 'error':
@@ -88,10 +123,6 @@ export function parseInbound(text: string): Inbound {
       return v.state === 'joined' || v.state === 'left' ? { type: 'presence', room: String(v.room), device: String(v.device), state: v.state } : { type: 'ignored' };
     case 'pong':
       return { type: 'pong' };
-    case undefined: {
-      const env = asEnvelope(v);
-      return env ? { type: 'envelope', envelope: env } : { type: 'ignored' };
-    }
     default:
       return { type: 'ignored' };
   }

@@ -6,7 +6,7 @@ import { Emitter } from './emitter.ts';
 import { Outbox } from './outbox.ts';
 import type { OutboxEntry } from './outbox.ts';
 import type { Envelope, Target } from './protocol.ts';
-import { CLOSE_REPLACED, envelopeFrame, FATAL_CODES, joinFrame, parseDelta, parseInbound, RETRYABLE_CODES } from './protocol.ts';
+import { CLOSE_POLICY, CLOSE_REPLACED, envelopeFrame, FATAL_CODES, isRelaySeq, joinFrame, parseDelta, parseInbound, RETRYABLE_CODES } from './protocol.ts';
 
 /** The part of the WHATWG WebSocket the client uses (browsers' and Node's global one fit). */
 export interface WebSocketLike {
@@ -25,10 +25,20 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-/** Where the highest seen `seq` is kept so a restarted client resumes (a file, localStorage, memory). */
+/** A position in a room: the highest `seq` seen and the `epoch` (the identity of the room's sequence) it belongs to. */
+export interface SeqPosition {
+  seq: number;
+  /** '' when the relay did not say (a relay that predates SPEC §6.1). */
+  epoch: string;
+}
+
+/**
+ * Where the highest seen `seq` is kept so a restarted client resumes (a file, localStorage, memory), with its epoch.
+ * `load` may answer a bare number (a store that predates epochs): it then counts as epoch ''.
+ */
 export interface SeqStore {
-  load(): number | null | undefined | Promise<number | null | undefined>;
-  save(seq: number): void;
+  load(): SeqPosition | number | null | undefined | Promise<SeqPosition | number | null | undefined>;
+  save(seq: number, epoch?: string): void;
 }
 
 export type RelayState = 'idle' | 'connecting' | 'joining' | 'joined' | 'waiting' | 'closed' | 'failed';
@@ -48,10 +58,15 @@ export interface RelayMessage {
 
 export interface RelayEvents extends Record<string, unknown> {
   state: { state: RelayState; previous: RelayState };
-  joined: { room: string; device: string; host: boolean; hostDevice: string; seq: number; reconnect: boolean };
+  joined: { room: string; device: string; host: boolean; hostDevice: string; seq: number; epoch: string; reconnect: boolean };
   message: RelayMessage;
-  /** Some messages were lost (buffer expired, or the relay restarted without its buffer): do a full resync. */
-  resync: { room: string; lastSeq: number | null; reason: 'buffer-expired' | 'relay-reset' };
+  /**
+   * Some messages were lost: do a full resync. 'buffer-expired': the catch-up said complete:false; 'relay-reset': an
+   * older relay's seq went below ours; 'epoch-changed': the room's sequence started again (SPEC §6.1).
+   */
+  resync: { room: string; lastSeq: number | null; reason: 'buffer-expired' | 'relay-reset' | 'epoch-changed' };
+  /** The last page of a catch-up (or its only page) was delivered. */
+  caughtUp: { room: string; complete: boolean; pages: number; messages: number };
   host: { room: string; device: string; isMe: boolean };
   presence: { room: string; device: string; state: 'joined' | 'left' };
   /** An error frame from the relay. */
@@ -91,6 +106,14 @@ export interface RelayClientOptions {
 
 const DEFAULT_MAX_FRAME = 1024 * 1024;
 
+/**
+ * How far past the highest seq the relay has shown us (joined `seq`, acks, lastSeq) an envelope's seq may be and
+ * still move lastSeq. The relay numbers each envelope of the room once, so a larger jump means that many envelopes
+ * for other devices in between; a seq beyond it (a hostile or broken sender: 9007199254740990) is delivered but
+ * does not move lastSeq, so it cannot make every later message look like a duplicate.
+ */
+export const MAX_SEQ_JUMP = 1_000_000;
+
 function defaultMsgIdFactory(): () => string {
   const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
   const prefix = c?.randomUUID ? c.randomUUID().replace(/-/g, '').slice(0, 16) : Math.random().toString(36).slice(2, 14);
@@ -125,6 +148,14 @@ export class RelayClient extends Emitter<RelayEvents> {
   private everJoined = false;
   private current: RelayState = 'idle';
   private seq: number | null = null;
+  /** The epoch `seq` belongs to ('' = unknown). */
+  private epoch = '';
+  /** Highest seq the relay itself stated on this client's behalf (joined `seq`, acks): the plausibility anchor. */
+  private relaySeq = 0;
+  /** The catch-up in progress on this connection: pages seen, whether any said complete:false, whether resync went out. */
+  private catchup = { pages: 0, messages: 0, incomplete: false, resynced: false };
+  private implausibleCount = 0;
+  /** The last frame before a close, when it was an error frame: whether the close is a refusal. */
   private pendingError: { code: string; message: string } | null = null;
   private reconnectTimer: unknown = null;
   private connectTimer: unknown = null;
@@ -175,12 +206,24 @@ export class RelayClient extends Emitter<RelayEvents> {
   get duplicates(): number {
     return this.duplicateCount;
   }
+  /** Envelopes whose seq was too far past what the relay had shown (delivered, lastSeq left alone; see MAX_SEQ_JUMP). */
+  get implausibleSeqs(): number {
+    return this.implausibleCount;
+  }
+  /** The epoch of the room's sequence that lastSeq belongs to ('' before a relay said). */
+  get seqEpoch(): string {
+    return this.epoch;
+  }
 
   /** Loads lastSeq from the store and connects; reconnects on its own until `close()` or a fatal refusal. */
   async start(): Promise<void> {
     if (this.current !== 'idle') return;
     const stored = this.store ? await this.store.load() : null;
-    if (typeof stored === 'number' && Number.isSafeInteger(stored) && stored >= 0 && this.seq === null) this.seq = stored;
+    const pos = typeof stored === 'number' ? { seq: stored, epoch: '' } : stored;
+    if (pos && Number.isSafeInteger(pos.seq) && pos.seq >= 0 && this.seq === null) {
+      this.seq = pos.seq;
+      this.epoch = typeof pos.epoch === 'string' ? pos.epoch : '';
+    }
     if (this.current !== 'idle') return;
     this.connect();
   }
@@ -206,7 +249,7 @@ export class RelayClient extends Emitter<RelayEvents> {
     if (typeof to !== 'string' || to.length === 0) throw new TypeError('"to" must be "host", "broadcast" or a device label');
     const msgId = opts.msgId ?? this.newMsgId();
     if (msgId.length === 0 || msgId.length > 64) throw new RangeError('msgId must be 1 to 64 characters');
-    const frame = envelopeFrame({ from: this.device, to, room: this.room, ts: this.now(), encrypted: opts.encrypted ?? false, msgId, payload });
+    const frame = envelopeFrame({ from: this.device, to, room: this.room, ts: this.now(), msgId, ...this.outgoing(payload, opts.encrypted ?? false) });
     const max = this.opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
     if (tooLarge(frame, max)) throw new RangeError(`message too large: over ${max} bytes (the relay's frame limit); split it`);
     const entry: OutboxEntry = { msgId, frame, to, payload, queuedAt: this.now(), sentOn: 0, retryAt: 0 };
@@ -257,7 +300,7 @@ export class RelayClient extends Emitter<RelayEvents> {
     ws.onopen = () => {
       if (this.connNo !== no || this.ws !== ws) return;
       this.setState('joining');
-      ws.send(joinFrame(this.room, this.device, this.token, this.seq));
+      ws.send(joinFrame(this.room, this.device, this.token, this.seq, this.epoch));
     };
     ws.onmessage = (ev) => {
       if (this.connNo !== no || this.ws !== ws) return;
@@ -287,7 +330,10 @@ export class RelayClient extends Emitter<RelayEvents> {
     if (this.current === 'closed' || this.current === 'failed') return;
     const refusal = this.pendingError;
     this.pendingError = null;
-    if (code === CLOSE_REPLACED || (refusal && FATAL_CODES.has(refusal.code))) {
+    // Final only when the relay itself said so: its refusal (an error frame, the last frame before the close) with a
+    // fatal code AND the policy close it ends with, or 4001. An error frame with another code, or one followed by more
+    // frames or by a network close, is an ordinary disconnect: the client retries.
+    if (code === CLOSE_REPLACED || (refusal && FATAL_CODES.has(refusal.code) && code === CLOSE_POLICY)) {
       const fatalCode = refusal?.code ?? 'REPLACED';
       return this.fail(fatalCode, refusal?.message ?? 'The same device label joined this room on another connection.', code);
     }
@@ -335,7 +381,9 @@ export class RelayClient extends Emitter<RelayEvents> {
 
   private onFrame(text: string): void {
     this.lastFrameAt = this.now();
+    // Strict classification (protocol.ts): anything a peer wrote is an envelope, whatever `type` it carries.
     const f = parseInbound(text);
+    if (f.type !== 'error') this.pendingError = null;
     switch (f.type) {
       case 'joined': {
         if (this.connectTimer !== null) this.timers.clearTimeout(this.connectTimer);
@@ -345,31 +393,45 @@ export class RelayClient extends Emitter<RelayEvents> {
         this.attempt = 0;
         this.host = f.host;
         this.hostLabel = f.hostDevice;
+        this.relaySeq = f.seq;
+        this.catchup = { pages: 0, messages: 0, incomplete: false, resynced: false };
+        const gap = this.adoptSequence(f.seq, f.epoch);
         this.setState('joined');
-        this.emit('joined', { room: f.room, device: f.device, host: f.host, hostDevice: f.hostDevice, seq: f.seq, reconnect });
-        if (this.seq !== null && f.seq < this.seq) {
-          // The relay's sequence is behind what we saw: it lost its buffer. Start over from its numbering.
-          const lastSeq = this.seq;
-          this.seq = f.seq;
-          this.store?.save(f.seq);
-          this.emit('resync', { room: this.room, lastSeq, reason: 'relay-reset' });
+        this.emit('joined', { room: f.room, device: f.device, host: f.host, hostDevice: f.hostDevice, seq: f.seq, epoch: f.epoch, reconnect });
+        if (gap) {
+          this.catchup.resynced = true;
+          this.emit('resync', { room: this.room, lastSeq: gap.lastSeq, reason: gap.reason });
         }
         this.schedulePing(this.connNo);
         this.flush();
         return;
       }
       case 'deltas': {
+        // One page of the catch-up (SPEC §6.1): all but the last say more:true; each carries the catch-up's complete.
+        const c = this.catchup;
+        c.pages++;
         for (const d of f.deltas) {
-          const env = typeof d.payload === 'string' && typeof d.seq === 'number' ? parseDelta(d) : null;
-          if (env) this.deliver(env, true);
+          const env = parseDelta(d);
+          if (env && this.deliver(env, true)) c.messages++;
         }
-        if (!f.complete) this.emit('resync', { room: this.room, lastSeq: this.seq, reason: 'buffer-expired' });
+        if (!f.complete) c.incomplete = true;
+        if (f.more) return;
+        if (c.incomplete && !c.resynced) {
+          c.resynced = true;
+          this.emit('resync', { room: this.room, lastSeq: this.seq, reason: 'buffer-expired' });
+        }
+        this.emit('caughtUp', { room: this.room, complete: !c.incomplete, pages: c.pages, messages: c.messages });
+        this.catchup = { pages: 0, messages: 0, incomplete: false, resynced: c.resynced };
         return;
       }
       case 'envelope':
-        return this.deliver(f.envelope, false);
+        this.deliver(f.envelope, false);
+        return;
       case 'ack': {
-        if (this.outbox.remove(f.msgId)) this.emit('ack', { msgId: f.msgId, seq: f.seq });
+        if (this.outbox.remove(f.msgId)) {
+          if (isRelaySeq(f.seq) && f.seq <= this.ceiling()) this.relaySeq = Math.max(this.relaySeq, f.seq);
+          this.emit('ack', { msgId: f.msgId, seq: f.seq });
+        }
         this.check();
         return;
       }
@@ -408,19 +470,62 @@ export class RelayClient extends Emitter<RelayEvents> {
     this.check();
   }
 
-  private deliver(env: Envelope, replayed: boolean): void {
+  /**
+   * Takes the room's sequence as `joined` states it. Returns the gap to report, if any: the epoch changed (the
+   * numbering started again: lastSeq is void, the catch-up starts from the beginning), or a relay without epochs
+   * is behind our lastSeq (it lost its buffer).
+   */
+  private adoptSequence(seq: number, epoch: string): { lastSeq: number | null; reason: 'relay-reset' | 'epoch-changed' } | null {
+    const lastSeq = this.seq;
+    const known = this.epoch;
+    if (epoch) this.epoch = epoch;
+    if (lastSeq === null) return null;
+    if (epoch && known && epoch !== known) {
+      this.seq = 0;
+      this.store?.save(0, epoch);
+      return { lastSeq, reason: 'epoch-changed' };
+    }
+    if (seq < lastSeq) {
+      this.seq = seq;
+      this.store?.save(seq, this.epoch);
+      return { lastSeq, reason: 'relay-reset' };
+    }
+    if (epoch && !known) this.store?.save(lastSeq, epoch);
+    return null;
+  }
+
+  /** The highest seq that may move lastSeq now (see MAX_SEQ_JUMP). */
+  private ceiling(): number {
+    return Math.max(this.relaySeq, this.seq ?? 0) + MAX_SEQ_JUMP;
+  }
+
+  /** Emits a relay-sequenced envelope unless it is a duplicate; returns whether it was delivered. */
+  private deliver(env: Envelope, replayed: boolean): boolean {
     const seq = env.seq;
-    if (!Number.isSafeInteger(seq)) return;
+    if (!isRelaySeq(seq)) return false;
     if (this.seq !== null && seq <= this.seq) {
       this.duplicateCount++;
-      return;
+      return false;
     }
-    this.seq = seq;
-    this.emit('message', {
-      seq, from: env.from, to: env.to, room: env.room, ts: typeof env.ts === 'number' ? env.ts : 0,
+    const plausible = seq <= this.ceiling();
+    if (plausible) this.seq = seq;
+    else this.implausibleCount++;
+    this.emit('message', this.incoming(env, replayed));
+    if (plausible) this.store?.save(seq, this.epoch);
+    return true;
+  }
+
+  /** The one place an outbound payload becomes what goes on the wire (where a payload transform, e.g. encryption, hooks in). */
+  private outgoing(payload: unknown, encrypted: boolean): { payload: unknown; encrypted: boolean } {
+    return { payload, encrypted };
+  }
+
+  /** The one place an inbound envelope becomes a message (where a payload transform, e.g. decryption, hooks in). */
+  private incoming(env: Envelope, replayed: boolean): RelayMessage {
+    return {
+      seq: env.seq, from: env.from, to: env.to, room: env.room, ts: typeof env.ts === 'number' ? env.ts : 0,
       payload: env.payload, encrypted: env.encrypted === true, replayed, envelope: env,
-    });
-    this.store?.save(seq);
+    };
   }
 
   // ---- outbox ----

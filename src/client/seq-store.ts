@@ -1,9 +1,9 @@
-// Node stores for RelayClient's lastSeq: a KEY=VALUE state file beside the settings (one `lastSeq.<room>` line per
-// room), written atomically and at most every `delayMs`; and an in-memory one for tests and short-lived clients.
+// Node stores for RelayClient's lastSeq and its epoch: a KEY=VALUE state file beside the settings (`lastSeq.<room>` and
+// `epoch.<room>` lines), written atomically and at most every `delayMs`; and an in-memory one for tests and short-lived clients.
 import { readFileSync } from 'node:fs';
 import { parseKeyValue } from '../common/config.ts';
 import { writeFileAtomic } from './atomic-file.ts';
-import type { SeqStore } from './relay-client.ts';
+import type { SeqPosition, SeqStore } from './relay-client.ts';
 
 /** The state-file key of a room (room IDs with other characters than [A-Za-z0-9_.-] are base64url-encoded). */
 export function seqKey(room: string, device: string): string {
@@ -34,24 +34,30 @@ export interface FileSeqStore extends SeqStore {
 
 export function fileSeqStore(path: string, room: string, device: string, delayMs = 200): FileSeqStore {
   const key = seqKey(room, device);
-  let pending: number | null = null;
+  const epochKey = 'epoch' + key.slice('lastSeq'.length); // the epoch that room's lastSeq belongs to (SPEC §6.1)
+  let pending: SeqPosition | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = null;
     if (pending === null) return;
     const state = readState(path); // re-read: other processes keep other rooms in the same file
-    state.set(key, String(pending));
+    state.set(key, String(pending.seq));
+    if (pending.epoch) state.set(epochKey, pending.epoch);
+    else state.delete(epochKey);
     pending = null;
     writeFileAtomic(path, [...state].map(([k, v]) => `${k}=${v}`).join('\n') + '\n', 0o600);
   };
   return {
     load() {
-      const v = readState(path).get(key);
-      return v !== undefined && /^\d{1,15}$/.test(v) ? Number(v) : null;
+      const state = readState(path);
+      const v = state.get(key);
+      if (v === undefined || !/^\d{1,15}$/.test(v)) return null;
+      const epoch = state.get(epochKey) ?? '';
+      return { seq: Number(v), epoch: /^[\x21-\x7e]{1,128}$/.test(epoch) ? epoch : '' };
     },
-    save(seq) {
-      pending = seq;
+    save(seq, epoch = '') {
+      pending = { seq, epoch };
       if (delayMs <= 0) return flush();
       if (!timer) {
         timer = setTimeout(flush, delayMs);
@@ -62,14 +68,16 @@ export function fileSeqStore(path: string, room: string, device: string, delayMs
   };
 }
 
-export function memorySeqStore(initial: number | null = null): SeqStore & { value: number | null } {
+export function memorySeqStore(initial: number | null = null, initialEpoch = ''): SeqStore & { value: number | null; epoch: string } {
   return {
     value: initial,
+    epoch: initialEpoch,
     load() {
-      return this.value;
+      return this.value === null ? null : { seq: this.value, epoch: this.epoch };
     },
-    save(seq) {
+    save(seq, epoch = '') {
       this.value = seq;
+      this.epoch = epoch;
     },
   };
 }

@@ -1,5 +1,5 @@
 // KEY=VALUE configuration files with HONE_* environment overrides (SPEC §2).
-// Each program declares a schema once; loadConfig parses, validates and types it.
+// Each program declares a schema once; loadConfig parses, validates and types it; an unknown key is an error.
 import { readFileSync } from 'node:fs';
 
 export type KeySpec =
@@ -80,11 +80,36 @@ export interface LoadOptions {
   /** Values that win over file and environment (command-line flags, tests). */
   overrides?: Record<string, string | number | boolean>;
   warn?: (message: string) => void;
+  /** Filled with the keys given explicitly (file, environment or overrides), for rules about keys left unset. */
+  explicit?: Set<string>;
+}
+
+/** The schema key an unknown one was probably meant to be: same up to case, or within two edits. */
+function closest(key: string, known: string[]): string | undefined {
+  const k = key.toLowerCase();
+  let best: [string, number] | undefined;
+  for (const cand of known) {
+    const c = cand.toLowerCase();
+    if (c === k) return cand;
+    const d = editDistance(k, c);
+    if (d <= 2 && (!best || d < best[1])) best = [cand, d];
+  }
+  if (best) return best[0];
+  return known.find((cand) => k.startsWith(cand.toLowerCase()) || cand.toLowerCase().startsWith(k));
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
 }
 
 /** Reads the file, applies HONE_* overrides, validates every key against the schema. */
 export function loadConfig<S extends Schema>(schema: S, opts: LoadOptions = {}): ConfigOf<S> {
-  const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   const env = opts.env ?? process.env;
   let entries = new Map<string, { value: string; line: number }>();
   const fileName = opts.file ?? '(none)';
@@ -98,13 +123,17 @@ export function loadConfig<S extends Schema>(schema: S, opts: LoadOptions = {}):
     }
     if (text !== undefined) entries = parseKeyValue(text, opts.file);
   }
+  // A misspelt key (smtp.hostname=) would silently leave the real one at its default: refuse to start instead.
   for (const [key, { line }] of entries) {
-    if (!(key in schema)) warn(`${fileName}:${line}: unknown key "${key}" is ignored`);
+    if (key in schema) continue;
+    const guess = closest(key, Object.keys(schema));
+    throw new ConfigError(`${fileName}:${line}: unknown key "${key}"${guess ? ` (did you mean ${guess}?)` : ''}; remove the line or fix the name`);
   }
   const out: Record<string, string | number | boolean> = {};
   for (const [key, spec] of Object.entries(schema)) {
     const fromEnv = env[envName(key)];
     const fromFile = entries.get(key);
+    if ((opts.overrides && key in opts.overrides) || fromEnv !== undefined || fromFile) opts.explicit?.add(key);
     if (opts.overrides && key in opts.overrides) {
       const v = opts.overrides[key];
       out[key] = typeof v === 'string' ? convert(key, spec, v, 'option ') : v;
@@ -117,6 +146,16 @@ export function loadConfig<S extends Schema>(schema: S, opts: LoadOptions = {}):
     }
   }
   return out as ConfigOf<S>;
+}
+
+/** The self-hosting guide's example secret (docs/self-hosting.md): copied as is, it is a secret everyone knows. */
+export const PLACEHOLDER_SECRET = 'PASTE-THE-SECRET-HERE-0123456789abcdef';
+
+/** Refuses the guide's placeholder (and anything still starting with its PASTE-THE-SECRET-HERE marker). */
+export function checkNotPlaceholder(key: string, value: string): void {
+  if (value.toUpperCase().startsWith(PLACEHOLDER_SECRET.slice(0, 21))) {
+    throw new ConfigError(`${key}: still the placeholder from the self-hosting guide; generate a real one with \`hone-auth secret\``);
+  }
 }
 
 /** Defaults of a schema with some values replaced; what tests and benchmarks start from. */

@@ -1,7 +1,7 @@
 // The configuration schema of hone-relay (SPEC §2, §6 limits): every key, its default and its documentation.
 // relay.conf.example and the docs are written from this one declaration.
 import type { ConfigOf } from '../common/config.ts';
-import { ConfigError } from '../common/config.ts';
+import { checkNotPlaceholder, ConfigError } from '../common/config.ts';
 
 export const relayConfigSchema = {
   host: { type: 'string', default: '0.0.0.0', doc: 'Address to listen on (both ports).' },
@@ -47,6 +47,8 @@ export function checkRelayConfig(config: RelayConfig): RelayConfig {
   if (config['auth.secret'] && config['auth.secret'].length < 16) {
     throw new ConfigError('auth.secret: too short, use at least 16 characters (`hone-auth secret` prints 64)');
   }
+  checkNotPlaceholder('auth.secret', config['auth.secret']);
+  checkNotPlaceholder('auth.previousSecret', config['auth.previousSecret']);
   if (config['cluster.redis'] && !/^rediss?:$/.test(new URL(config['cluster.redis']).protocol)) {
     throw new ConfigError('cluster.redis: must be a redis:// or rediss:// URL');
   }

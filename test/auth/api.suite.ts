@@ -275,6 +275,23 @@ export function authSuite(kind: DbKind): void {
       }
     });
 
+    test('development mode: new users are pro; elsewhere the tier error names the command that raises it', async () => {
+      const dev = await startAuth(kind, { dev: true });
+      const prod = await startAuth(kind);
+      try {
+        const s = await dev.signIn('newcomer@example.com');
+        assert.equal((await dev.json('/auth/subscription', { token: s.deviceToken })).body.tier, 'pro');
+        assert.equal((await dev.json('/auth/project', { method: 'POST', token: s.deviceToken, headers: JSON_HEADERS, body: '{"projectKey":"first"}' })).status, 200);
+        const p = await prod.signIn('Free@Example.com');
+        const r = await prod.json('/auth/project', { method: 'POST', token: p.deviceToken, headers: JSON_HEADERS, body: '{"projectKey":"first"}' });
+        assertError(r, 403, 'TIER_LIMIT');
+        assert.match(r.body.error.message, /raises it with `hone-auth admin set-tier free@example\.com pro`\.$/);
+      } finally {
+        await dev.close();
+        await prod.close();
+      }
+    });
+
     test('login is limited per IP address', async () => {
       const a = await startAuth(kind, { 'login.perIp': 3 });
       try {

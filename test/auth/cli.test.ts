@@ -3,7 +3,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const { start, run } = programRunner(APP, () => dir);
 
 
-const dbEnv = (name: string) => ({ HONE_SQLITE_PATH: join(dir, name, 'auth.db'), HONE_AUTH_SECRET: SECRET });
+/** What a production start needs besides the database: the public URL and a mail server (never contacted here). */
+const PROD = { HONE_AUTH_PUBLICURL: 'https://auth.example.com', HONE_SMTP_HOST: '127.0.0.1' };
+const dbEnv = (name: string) => ({ HONE_SQLITE_PATH: join(dir, name, 'auth.db'), HONE_AUTH_SECRET: SECRET, ...PROD });
 
 describe('hone-auth command line', { concurrency: 3 }, () => {
   test('--version prints the package version', async () => {
@@ -80,6 +82,32 @@ describe('hone-auth command line', { concurrency: 3 }, () => {
     const r = await run(['--config', missing], { HONE_AUTH_SECRET: SECRET });
     assert.notEqual(r.code, 0);
     assert.ok(oneLine(r).includes(missing));
+  });
+
+  test('a production start refuses, in one line naming the key: no auth.publicUrl, no smtp.host, a misspelt key, the guide\'s placeholder secret', async () => {
+    const base = { HONE_SQLITE_PATH: join(dir, 'refuse', 'auth.db'), HONE_AUTH_SECRET: SECRET };
+    const typo = join(dir, 'typo.conf');
+    writeFileSync(typo, 'auth.publicUrl=https://auth.example.com\nsmtp.hostname=mail.example.com\n');
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [[], { ...base, HONE_SMTP_HOST: '127.0.0.1' }, /^hone-auth: auth\.publicUrl: required outside development.*http:\/\/localhost:8445/],
+      [[], { ...base, HONE_AUTH_PUBLICURL: 'https://auth.example.com' }, /^hone-auth: smtp\.host: required outside development.*mail\.console=true/],
+      [['--config', typo], base, new RegExp(`^hone-auth: ${typo}:2: unknown key "smtp\\.hostname" \\(did you mean smtp\\.host\\?\\)`)],
+      [[], { ...base, ...PROD, HONE_AUTH_SECRET: 'PASTE-THE-SECRET-HERE-0123456789abcdef' }, /^hone-auth: auth\.secret: still the placeholder/],
+      [[], { ...PROD, HONE_AUTH_SECRET: SECRET, HONE_SQLITE_PATH: join(dir, 'typo.conf', 'auth.db') }, /^hone-auth: sqlite\.path: cannot create the database folder .* \(a file is in the way/],
+    ];
+    const results = await Promise.all(cases.map(([args, env]) => run(args, env)));
+    results.forEach((r, i) => {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(oneLine(r), cases[i][2]);
+      assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
+      assert.ok(!r.stderr.includes(SECRET));
+    });
+  });
+
+  test('admin commands need no auth.secret (nor public URL or mail server)', async () => {
+    const r = await run(['admin', 'set-tier', '  Ädmin@Example.com ', 'pro'], { HONE_SQLITE_PATH: join(dir, 'nosecret-admin', 'auth.db') });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /<ädmin@example\.com> is now pro/);
   });
 
   test('missing auth.secret without --dev exits non-zero with a clear line', async () => {
@@ -143,9 +171,9 @@ describe('hone-auth command line', { concurrency: 3 }, () => {
     assert.deepEqual(JSON.parse(list.stdout), []);
   });
 
-  test('serves GET /health and exits 0 on SIGTERM', async () => {
+  test('serves GET /health and exits 0 on SIGTERM; mail.console=true is warned about; the database file is 0600', async () => {
     const port = await freePort();
-    const { child, done, out } = start([], { ...dbEnv('serve'), HONE_HOST: '127.0.0.1', HONE_PORT: String(port) });
+    const { child, done, out } = start([], { ...dbEnv('serve'), HONE_SMTP_HOST: '', HONE_MAIL_CONSOLE: 'true', HONE_HOST: '127.0.0.1', HONE_PORT: String(port) });
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     try {
       let res: Response | undefined;
@@ -162,6 +190,8 @@ describe('hone-auth command line', { concurrency: 3 }, () => {
       const listening = new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`);
       for (let i = 0; i < 100 && !listening.test(out()); i++) await new Promise((r) => setTimeout(r, 50));
       assert.match(out(), listening, 'one line names the URL');
+      assert.match(out(), /hone-auth: warning: mail\.console=true: sign-in links and codes are printed to the log/);
+      assert.equal(statSync(join(dir, 'serve', 'auth.db')).mode & 0o777, 0o600);
       child.kill('SIGTERM');
       const r = await done;
       assert.equal(r.code, 0, r.stderr);
@@ -209,7 +239,7 @@ describe('hone-auth command line', { concurrency: 3 }, () => {
 
   test('MySQL unreachable → non-zero exit within seconds, one line mentioning the database', async () => {
     const port = await freePort();
-    const r = await run([], { HONE_AUTH_SECRET: SECRET, HONE_DB_HOST: '127.0.0.1', HONE_DB_PORT: String(port) }, 15_000);
+    const r = await run([], { HONE_AUTH_SECRET: SECRET, HONE_DB_HOST: '127.0.0.1', HONE_DB_PORT: String(port), ...PROD }, 15_000);
     assert.notEqual(r.code, 0);
     assert.equal(r.signal, null, 'exited by itself');
     assert.ok(r.ms < 10_000, `took ${r.ms} ms`);

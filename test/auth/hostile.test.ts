@@ -132,6 +132,7 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'GET', path: '/auth/verify', auth: 'none', params: ['token', 'deviceName', 'platform'] },
   { method: 'POST', path: '/auth/verify', auth: 'none', params: [] },
   { method: 'GET', path: '/auth/login/poll', auth: 'none', params: ['pollToken'] },
+  { method: 'POST', path: '/auth/login/code', auth: 'none', params: [] },
   { method: 'GET', path: '/auth/device', auth: 'bearer', params: [] },
   { method: 'GET', path: '/auth/devices', auth: 'bearer', params: [] },
   { method: 'DELETE', path: '/auth/device/1', auth: 'bearer', params: [] },

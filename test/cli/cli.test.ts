@@ -98,7 +98,7 @@ describe('hone-sync CLI against real auth + relay', () => {
   test('projects add: the free tier says which tier allows more; then a folder becomes a project', async () => {
     const refused = await hs(desk(), 'projects', 'add', 'notes');
     assert.equal(refused.code, 6, refused.stderr);
-    assert.match(refused.stderr, /^hone-sync: The free tier allows 0 synced projects; the personal tier allows more\. See your tier with hone-sync status\.\n$/);
+    assert.match(refused.stderr, /^hone-sync: The free tier allows 0 synced projects; the personal tier allows more\. The server's operator raises it with `hone-auth admin set-tier ann@example\.com pro`\. See your tier with hone-sync status\.\n$/);
     await adminSetTier(auth.adb, ['ann@example.com', 'pro'], undefined, auth.clock.now);
     const folder = join(dir, 'work', 'notes');
     mkdirSync(folder, { recursive: true });

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bumpVV, compareVV, conflictName, mergeVV, wins } from '../../src/cli/mirror/conflicts.ts';
-import { CHUNK_BYTES, chunks, fileMsg, parseMirrorMsg } from '../../src/cli/mirror/protocol.ts';
+import { CHUNK_BYTES, chunks, fileMsg, MAX_VV_DEVICES, parseMirrorMsg } from '../../src/cli/mirror/protocol.ts';
 import { Pacer } from '../../src/cli/mirror/pacer.ts';
-import { isIgnored, isSafeRelPath } from '../../src/cli/mirror/scan.ts';
+import { fold, isIgnored, isSafeRelPath, pathProblem, printable } from '../../src/cli/mirror/path-policy.ts';
 import { MirrorIndex } from '../../src/cli/mirror/state.ts';
 
 const H = 'a'.repeat(64);
@@ -47,13 +47,38 @@ test('paths from peers: only plain relative paths outside .git, node_modules and
   }
   assert.equal(isIgnored('pkg/node_modules/x.js'), true);
   const base = { dev: 'phone', vv: { phone: 1 }, t: 1, d: 'phone', hash: null };
-  assert.equal(parseMirrorMsg(fileMsg({ ...base, path: '../outside' })), null);
+  assert.equal(parseMirrorMsg(fileMsg({ ...base, path: '' })), null, 'the shape is parse\'s; the path policy is the engine\'s (so each refusal is reported)');
   assert.equal(parseMirrorMsg({ ...fileMsg({ ...base, path: 'a' }), vv: { phone: -1 } }), null);
   assert.equal(parseMirrorMsg('a plain text message from hone-sync send'), null);
   assert.ok(parseMirrorMsg(fileMsg({ ...base, path: 'a' })));
   const m = parseMirrorMsg({ hs: 'hone-sync-mirror', k: 'manifest', dev: 'p', reply: false, part: 0, parts: 1, entries: [['ok', null, {}, 1, 'p'], ['../bad', null, {}, 1, 'p']] });
   assert.equal(m?.k, 'manifest');
-  assert.deepEqual(m?.k === 'manifest' ? m.entries.map((e) => e[0]) : [], ['ok']);
+  assert.deepEqual(m?.k === 'manifest' ? m.entries.map((e) => e[0]) : [], ['ok', '../bad']);
+});
+
+test('path policy: reserved names case-folded at any depth, what git refuses for NTFS and HFS+, with a reason', () => {
+  const refused: Array<[string, RegExp]> = [
+    ['.GIT/config', /reserved/], ['.Git/hooks/post-checkout', /reserved/], ['.git./config', /reserved/], ['.git /config', /reserved/],
+    ['GIT~1/config', /reserved/], ['NODE_MODULES/x.js', /reserved/], ['.HONE-SYNC/index.json', /reserved/], ['a/b/.gIt/config', /reserved/],
+    ['.g\u200cit/config', /reserved/], ['.git\ufeff/x', /reserved/], ['.\u0130git/x', /./], ['node_m~1/x', /reserved/], ['HONE-S~2/x', /reserved/],
+    ['CON', /device/], ['nul.txt', /device/], ['sub/COM1.log', /device/], ['lpt9', /device/], ['Aux .c', /device/],
+    ['a:b', /absolute/], ['x/a:b', /forbids/], ['q?.txt', /forbids/], ['trailing.', /trailing/], ['trailing ', /trailing/], ['x\u001by', /control/], ['a\nb', /control/],
+    ['zw\u200dj', /invisible/], ['PROGRA~1/x', /8\.3/], ['../x', /segment/], ['a//b', /segment/], ['/abs', /absolute/], ['C:/x', /absolute/],
+    ['a\\b', /backslash/], ['x'.repeat(300), /bytes/],
+  ];
+  for (const [path, why] of refused) assert.match(pathProblem(path) ?? 'accepted', why, JSON.stringify(path));
+  for (const ok of ['a.txt', 'src/main.ts', 'a b/c.d', '.env', '.github/workflows/ci.yml', 'gitx/config', 'console.log', 'icon.png', 'Ünïcödé/日本.md']) {
+    assert.equal(pathProblem(ok), null, ok);
+  }
+  assert.equal(isIgnored('src/.GIT/objects'), true);
+  assert.equal(isIgnored('Node_Modules'), true);
+  assert.equal(fold('STRASSE'), fold('straße'));
+});
+
+test('printable: what a peer names cannot move the cursor, erase a line or start a new one', () => {
+  assert.equal(printable('x\r\u001b[2K\u2714 ok\n'), 'x\\r\\u001b[2K\u2714 ok\\n');
+  assert.equal(printable('a\u202eb\\c'), 'a\\u202eb\\\\c');
+  assert.equal(printable('plain/ünïcode.txt'), 'plain/ünïcode.txt');
 });
 
 test('chunks: 256 KiB of base64 each, an empty file is one empty chunk, content round-trips', () => {
@@ -100,4 +125,10 @@ test('pacer: keeps order, holds while closed, stays within the message rate', as
   assert.deepEqual(sent, [...Array(15).keys()]);
   assert.ok(times[14] >= 90, `10 more at 100/s take ~100 ms, took ${times[14].toFixed(0)}`);
   p.close();
+});
+
+test('a version vector naming more devices than MAX_VV_DEVICES is not a mirror message', () => {
+  const vv = Object.fromEntries(Array.from({ length: MAX_VV_DEVICES + 1 }, (_, i) => [`d${i}`, 1]));
+  assert.equal(parseMirrorMsg({ hs: 'hone-sync-mirror', k: 'file', dev: 'x', path: 'a', vv, t: 1, d: 'x', hash: null }), null);
+  assert.ok(parseMirrorMsg({ hs: 'hone-sync-mirror', k: 'file', dev: 'x', path: 'a', vv: { x: 1 }, t: 1, d: 'x', hash: null }));
 });

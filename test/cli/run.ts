@@ -21,8 +21,9 @@ export interface Running {
   done: Promise<Done>;
 }
 
-export function start(args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [APP, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `stdin: 'pipe'` lets a test type into the program (child.stdin). */
+export function start(args: string[], env: Record<string, string>, stdin: 'ignore' | 'pipe' = 'ignore'): Running {
+  const child = spawn(process.execPath, [APP, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: [stdin, 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();

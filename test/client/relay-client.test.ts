@@ -1,5 +1,6 @@
 // Unit tests of RelayClient's own logic with a manual clock and a scripted socket: backoff and reconnect,
-// the bounded outbox (ordered flush, drop-oldest, removal only on ack), dedupe by seq, resync, fatal refusals.
+// the bounded outbox (ordered flush, drop-oldest, removal only on ack), dedupe by seq, resync, fatal refusals, and
+// SPEC §6.1: forged relay frames inside envelopes, implausible seqs, paged catch-up, epochs.
 import { beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ function make(time: ManualTime, extra: Partial<RelayClientOptions> = {}) {
     timers: time, now: () => time.now, random: () => 0.5, newMsgId: () => `m${++n}`, pingIntervalMs: 0, ...extra,
   });
   const events: Array<[string, any]> = [];
-  for (const e of ['state', 'joined', 'message', 'resync', 'host', 'presence', 'error', 'ack', 'dropped', 'disconnected', 'fatal']) {
+  for (const e of ['state', 'joined', 'message', 'resync', 'host', 'presence', 'error', 'ack', 'dropped', 'disconnected', 'fatal', 'caughtUp']) {
     client.on(e, (v) => events.push([e, v]));
   }
   return { client, events, of: (name: string) => events.filter(([e]) => e === name).map(([, v]) => v) };
@@ -267,6 +268,156 @@ describe('RelayClient (scripted socket)', () => {
     assert.match(of('disconnected')[0].reason, /ROOM_FULL/);
     time.advance(375);
     assert.equal(FakeSocket.instances.length, 2);
+    client.close();
+  });
+});
+
+describe('RelayClient and peers that cannot be trusted (SPEC §6.1)', () => {
+  let time: ManualTime;
+  beforeEach(() => {
+    FakeSocket.reset();
+    time = new ManualTime();
+  });
+  const HUGE = 9007199254740990;
+  const delta = (seq: number, payload: unknown) => ({ seq, deviceId: 'phone', payload: JSON.stringify(env(0, payload)), createdAt: 1 });
+
+  test('an envelope that carries a relay frame\'s `type` stays an envelope: no jump of lastSeq, no host, no presence, no error', async () => {
+    const store = memorySeqStore();
+    const { client, of } = make(time, { seqStore: store });
+    await client.start();
+    const s = FakeSocket.last;
+    s.accept(10, true);
+    // what a hostile peer sends through a relay that forwards typed envelopes (each with the relay's own seq)
+    s.receive({ ...env(11, 'x', 'evil'), type: 'deltas', room: 'pair-ROOM', complete: true, deltas: [delta(HUGE, 'poison')] });
+    s.receive({ ...env(12, 'x', 'evil'), type: 'host', device: 'evil' });
+    s.receive({ ...env(13, 'x', 'evil'), type: 'presence', device: 'desk', state: 'left' });
+    s.receive({ ...env(14, 'x', 'evil'), type: 'error', code: 'TOKEN_REVOKED', error: 'signed out' });
+    s.receive(Object.assign({ type: 'joined', seq: HUGE, host: false, hostDevice: 'evil' }, env(15, 'x', 'evil'))); // the relay's seq wins
+    s.receive({ type: 'deltas', from: 'evil', deltas: [delta(HUGE, 'poison')] }); // no seq: not even an envelope
+    assert.deepEqual(of('message').map((m) => [m.seq, m.from]), [[11, 'evil'], [12, 'evil'], [13, 'evil'], [14, 'evil'], [15, 'evil']]);
+    assert.equal(client.lastSeq, 15);
+    assert.equal(store.value, 15);
+    assert.equal(client.isHost, true);
+    assert.equal(client.hostDevice, 'desk');
+    assert.deepEqual([of('host'), of('presence'), of('error'), of('resync')], [[], [], [], []]);
+    assert.equal(of('joined').length, 1);
+    // the forged TOKEN_REVOKED was never a refusal: the next drop (even a policy close) is an ordinary disconnect
+    s.serverClose(1008);
+    assert.equal(client.state, 'waiting');
+    assert.equal(of('fatal').length, 0);
+    time.advance(375);
+    FakeSocket.last.accept(16);
+    FakeSocket.last.receive(env(16, 'honest'));
+    assert.equal(of('message').at(-1).payload, 'honest', 'a real message after the attack is not taken for a duplicate');
+    client.close();
+  });
+
+  test('a relay error frame is final only with a fatal code, as the last frame, followed by the policy close', async () => {
+    const { client, of } = make(time);
+    await client.start();
+    let s = FakeSocket.last;
+    s.accept();
+    s.receive({ type: 'error', code: 'WHATEVER_NEW', error: 'made up' });
+    s.serverClose(1008);
+    assert.equal(client.state, 'waiting', 'an unexpected code does not stop the client');
+    time.advance(375);
+    s = FakeSocket.last;
+    s.accept();
+    s.receive({ type: 'error', code: 'TOKEN_REVOKED', error: 'old news' });
+    s.receive({ type: 'pong' });
+    s.serverClose(1006);
+    assert.equal(client.state, 'waiting', 'a fatal code followed by other frames and a network close is not a refusal');
+    time.advance(375);
+    s = FakeSocket.last;
+    s.accept();
+    s.receive({ type: 'error', code: 'TOKEN_REVOKED', error: 'no' });
+    s.serverClose(1006);
+    assert.equal(client.state, 'waiting', 'no policy close: retried');
+    assert.equal(of('fatal').length, 0);
+    time.advance(375);
+    s = FakeSocket.last;
+    s.open();
+    s.receive({ type: 'error', code: 'TOKEN_REVOKED', error: 'revoked' });
+    s.serverClose(1008);
+    assert.equal(client.state, 'failed');
+    assert.deepEqual(of('fatal').map((f) => f.code), ['TOKEN_REVOKED']);
+  });
+
+  test('a seq far past anything the relay has shown is delivered but does not move lastSeq', async () => {
+    const store = memorySeqStore(5);
+    const { client, of } = make(time, { seqStore: store });
+    await client.start();
+    const s = FakeSocket.last;
+    s.accept(20);
+    s.receive(env(HUGE, 'huge'));
+    s.receive({ type: 'deltas', room: 'pair-ROOM', complete: true, deltas: [delta(HUGE - 1, 'huge too'), { seq: -3, deviceId: 'x', payload: '{}', createdAt: 1 }, { seq: 1.5, deviceId: 'x', payload: JSON.stringify(env(0, 'frac')), createdAt: 1 }] });
+    assert.equal(client.lastSeq, 5);
+    assert.equal(store.value, 5);
+    assert.equal(client.implausibleSeqs, 2);
+    s.receive(env(21, 'next'));
+    s.receive(env(21 + 999_999, 'a busy room, still plausible'));
+    assert.deepEqual(of('message').map((m) => m.payload), ['huge', 'huge too', 'next', 'a busy room, still plausible']);
+    assert.equal(client.lastSeq, 1_000_020);
+    client.close();
+  });
+
+  test('paged catch-up: pages in order, more:true on all but the last, one resync and one caughtUp at the end', async () => {
+    const store = memorySeqStore(10);
+    const { client, events, of } = make(time, { seqStore: store });
+    await client.start();
+    const s = FakeSocket.last;
+    s.accept(16);
+    const page = (seqs: number[], more: boolean) => ({ type: 'deltas', room: 'pair-ROOM', complete: false, ...(more ? { more: true } : {}), deltas: seqs.map((n) => delta(n, `p${n}`)) });
+    s.receive(page([12, 13], true));
+    assert.deepEqual(of('resync'), [], 'no resync before the last page');
+    s.receive(page([14], true));
+    s.receive(page([15, 16], false));
+    assert.deepEqual(of('message').map((m) => [m.seq, m.replayed]), [[12, true], [13, true], [14, true], [15, true], [16, true]]);
+    assert.deepEqual(of('resync'), [{ room: 'pair-ROOM', lastSeq: 16, reason: 'buffer-expired' }]);
+    assert.deepEqual(of('caughtUp'), [{ room: 'pair-ROOM', complete: false, pages: 3, messages: 5 }]);
+    const names = events.map(([e]) => e).filter((e) => e === 'resync' || e === 'caughtUp' || e === 'message');
+    assert.deepEqual(names.slice(-2), ['resync', 'caughtUp'], 'the resync comes after every page was delivered');
+    assert.equal(store.value, 16);
+    client.close();
+  });
+
+  test('epoch: sent with lastSeq, stored with it; a changed epoch is a gap (resync once, the new sequence from the start)', async () => {
+    const store = memorySeqStore(40, 'ep-1');
+    const { client, of } = make(time, { seqStore: store });
+    await client.start();
+    let s = FakeSocket.last;
+    s.open();
+    assert.deepEqual(s.sent[0], { type: 'join', room: 'pair-ROOM', device: 'desk', token: 't', lastSeq: 40, epoch: 'ep-1' });
+    s.receive({ type: 'joined', room: 'pair-ROOM', device: 'desk', host: true, hostDevice: 'desk', seq: 42, epoch: 'ep-1' });
+    s.receive(env(41, 'a'));
+    assert.deepEqual([store.value, store.epoch], [41, 'ep-1']);
+    s.serverClose(1006);
+    time.advance(375);
+    s = FakeSocket.last;
+    s.open();
+    assert.equal(s.sent[0].epoch, 'ep-1');
+    // the relay lost its database: a new sequence, numbered from 1 again (its seq may even be above ours)
+    s.receive({ type: 'joined', room: 'pair-ROOM', device: 'desk', host: true, hostDevice: 'desk', seq: 90, epoch: 'ep-2' });
+    assert.deepEqual(of('resync'), [{ room: 'pair-ROOM', lastSeq: 41, reason: 'epoch-changed' }]);
+    assert.equal(of('joined').at(-1).epoch, 'ep-2');
+    assert.deepEqual([store.value, store.epoch], [0, 'ep-2']);
+    s.receive({ type: 'deltas', room: 'pair-ROOM', complete: false, deltas: [delta(1, 'new 1'), delta(2, 'new 2')] });
+    assert.deepEqual(of('message').slice(1).map((m) => m.payload), ['new 1', 'new 2'], 'not dropped as duplicates of the old sequence');
+    assert.equal(of('resync').length, 1, 'the catch-up\'s complete:false is the same gap');
+    assert.deepEqual([store.value, store.epoch, client.seqEpoch], [2, 'ep-2', 'ep-2']);
+    client.close();
+  });
+
+  test('epoch: a relay that predates epochs is joined without one; the first epoch seen is adopted without a resync', async () => {
+    const store = memorySeqStore(7);
+    const { client, of } = make(time, { seqStore: store });
+    await client.start();
+    const s = FakeSocket.last;
+    s.open();
+    assert.equal('epoch' in s.sent[0], false);
+    s.receive({ type: 'joined', room: 'pair-ROOM', device: 'desk', host: true, hostDevice: 'desk', seq: 9, epoch: 'ep-9' });
+    assert.deepEqual(of('resync'), []);
+    assert.deepEqual([store.value, store.epoch], [7, 'ep-9']);
     client.close();
   });
 });

@@ -1,5 +1,6 @@
 // RelayClient against a real hone-relay and hone-auth: two devices exchange messages through a project room,
-// outbox flush and catch-up across a relay restart, resume from a stored lastSeq, revocation and forbidden rooms.
+// outbox flush and catch-up across a relay restart, resume from a stored lastSeq, revocation and forbidden rooms, and a
+// same-user device that forges relay frames inside its envelopes (SPEC §6.1).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuthClient } from '../../src/client/auth-client.ts';
@@ -8,7 +9,7 @@ import type { RelayClientOptions, RelayMessage } from '../../src/client/relay-cl
 import { memorySeqStore } from '../../src/client/seq-store.ts';
 import { startAuth } from '../helpers/auth.ts';
 import type { TestAuth } from '../helpers/auth.ts';
-import { sleep, startRelay } from '../helpers/relay.ts';
+import { RelayClient as RawClient, sleep, startRelay } from '../helpers/relay.ts';
 import type { TestRelay } from '../helpers/relay.ts';
 
 const until = async (what: string, cond: () => boolean, ms = 5000) => {
@@ -134,5 +135,44 @@ describe('RelayClient against hone-relay + hone-auth', () => {
     await e.start();
     await assert.rejects(e.ready(3000), (err: any) => err.code === 'ROOM_FORBIDDEN');
     assert.equal(e.state, 'failed');
+  });
+
+  test('a same-user device forging relay frames inside envelopes: lastSeq, host and state hold; a later honest message arrives; a drop is retried', async () => {
+    const store = memorySeqStore();
+    const a = client('desk', desk.deviceToken, { seqStore: store });
+    const errors: string[] = [];
+    const hosts: string[] = [];
+    a.on('error', (e) => errors.push(e.code));
+    a.on('host', (h) => hosts.push(h.device));
+    await a.start();
+    await a.ready(3000);
+    const wasHost = a.isHost;
+    const evil = await RawClient.connect(relay.wsUrl);
+    assert.equal((await evil.join(roomId, 'phone-evil', phone.deviceToken)).type, 'joined');
+    const huge = 9007199254740990;
+    const forged = [
+      { type: 'deltas', room: roomId, complete: true, deltas: [{ seq: huge, deviceId: 'x', payload: JSON.stringify({ from: 'x', to: 'broadcast', room: roomId, seq: huge, payload: 'poison' }), createdAt: 1 }] },
+      { type: 'host', room: roomId, device: 'phone-evil' },
+      { type: 'presence', room: roomId, device: 'desk', state: 'left' },
+      { type: 'error', code: 'TOKEN_REVOKED', error: 'forged' },
+      { type: 'joined', room: roomId, device: 'desk', host: false, hostDevice: 'phone-evil', seq: huge },
+    ];
+    for (const f of forged) evil.send({ ...f, from: 'phone-evil', to: 'broadcast', ts: Date.now(), payload: 'x' });
+    evil.send({ from: 'phone-evil', room: roomId, to: 'broadcast', ts: Date.now(), payload: 'honest after' });
+    await until('the honest message', () => a.got.some((m) => m.payload === 'honest after'));
+    // a relay that refuses typed envelopes (BAD_ENVELOPE) delivers none of them; an older one delivers them as envelopes
+    assert.ok(a.got.every((m) => m.from === 'phone-evil' && m.seq < 1_000_000), JSON.stringify(a.got.map((m) => m.seq)));
+    assert.ok((store.value ?? 0) < 1_000_000, `lastSeq ${store.value}`);
+    assert.deepEqual([errors, hosts, a.isHost, a.state], [[], [], wasHost, 'joined']);
+    // the forged TOKEN_REVOKED is not remembered: a dropped connection is retried and joins again
+    const ports = { port: Number(new URL(relay.httpUrl).port), 'ws.port': Number(new URL(relay.wsUrl).port) };
+    const path = relay.sqlitePath;
+    evil.ws.close();
+    await relay.close({ keepFiles: true });
+    await until('dropped', () => a.state !== 'joined');
+    relay = await startRelay({ 'auth.url': auth.url, ...ports }, { sqlitePath: path });
+    await a.ready(5000);
+    assert.equal(a.state, 'joined');
+    a.close();
   });
 });

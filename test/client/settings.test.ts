@@ -106,14 +106,20 @@ describe('settings file', () => {
     a.save(5);
     b.save(9);
     a.save(7);
-    assert.equal(fileSeqStore(p, 'room.one', 'desk').load(), 7);
-    assert.equal(fileSeqStore(p, 'pair-X', 'my phone/2').load(), 9);
+    assert.deepEqual(fileSeqStore(p, 'room.one', 'desk').load(), { seq: 7, epoch: '' });
+    assert.deepEqual(fileSeqStore(p, 'pair-X', 'my phone/2').load(), { seq: 9, epoch: '' });
     assert.match(seqKey('pair-X', 'my phone/2'), /^lastSeq\.pair-X\.b64_[A-Za-z0-9_-]+$/);
     assert.equal(statSync(p).mode & 0o777, 0o600);
     const delayed = fileSeqStore(p, 'room.one', 'desk', 10_000);
     delayed.save(8);
-    assert.equal(fileSeqStore(p, 'room.one', 'desk').load(), 7, 'not written before the delay');
+    assert.deepEqual(fileSeqStore(p, 'room.one', 'desk').load(), { seq: 7, epoch: '' }, 'not written before the delay');
     delayed.flush();
-    assert.equal(fileSeqStore(p, 'room.one', 'desk').load(), 8);
+    assert.deepEqual(fileSeqStore(p, 'room.one', 'desk').load(), { seq: 8, epoch: '' });
+    // the epoch its lastSeq belongs to is kept beside it (SPEC §6.1), and a damaged one reads as unknown
+    a.save(3, 'ep-2');
+    assert.deepEqual(fileSeqStore(p, 'room.one', 'desk').load(), { seq: 3, epoch: 'ep-2' });
+    assert.deepEqual(fileSeqStore(p, 'pair-X', 'my phone/2').load(), { seq: 9, epoch: '' }, 'other rooms keep theirs');
+    a.save(4);
+    assert.deepEqual(fileSeqStore(p, 'room.one', 'desk').load(), { seq: 4, epoch: '' });
   });
 });

@@ -1,13 +1,17 @@
 // KEY=VALUE configuration (SPEC §2): file parsing, HONE_* overrides, validation errors that name the key,
-// unknown keys warned; and the cross-key rules of hone-auth.
+// unknown keys refused; the cross-key rules of hone-auth; SQLite files (mode, bad paths).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, configWith, envName, loadConfig, parseKeyValue } from '../../src/common/config.ts';
+import { ConfigError, configWith, envName, loadConfig, parseKeyValue, PLACEHOLDER_SECRET } from '../../src/common/config.ts';
 import type { Schema } from '../../src/common/config.ts';
-import { authConfigSchema, checkAuthConfig } from '../../src/auth/config.ts';
+import { prepareSqliteFile } from '../../src/common/sqlite-file.ts';
+import { authConfigSchema, checkAuthConfig, newUserTier } from '../../src/auth/config.ts';
+import { migrate, openDatabase } from '../../src/auth/db/database.ts';
+import { checkRelayConfig, relayConfigSchema } from '../../src/relay/config.ts';
+import { openSqliteState } from '../../src/relay/engine/local/sqlite-state.ts';
 
 const schema = {
   host: { type: 'string', default: '0.0.0.0', doc: 'bind' },
@@ -168,13 +172,19 @@ describe('loadConfig', () => {
     assert.ok(!e.message.includes('TOPSECRET'));
   });
 
-  test('unknown keys are warned about with file:line, not fatal', () => {
-    const f = file('host=h\nprot=8445\n\ndb.hots=x\n');
-    const { config, warnings } = load({ file: f });
-    assert.equal(config.host, 'h');
-    assert.equal(warnings.length, 2);
-    assert.ok(warnings[0].includes(`${f}:2`) && warnings[0].includes('prot'), warnings[0]);
-    assert.ok(warnings[1].includes(`${f}:4`) && warnings[1].includes('db.hots'), warnings[1]);
+  test('an unknown key stops the start, naming file:line, the key and the likely intended one', () => {
+    configError(() => load({ file: file('host=h\nprot=8445\n') }), ':2:', 'unknown key "prot"', 'did you mean port?');
+    configError(() => load({ file: file('frobnicate=1\n') }), 'unknown key "frobnicate"');
+    // The same rule for both programs' real schemas (they share loadConfig).
+    const typo = file('smtp.hostname=mail.example.com\n');
+    configError(() => loadConfig(authConfigSchema, { env: {}, file: typo }), `${typo}:1`, 'unknown key "smtp.hostname"', 'did you mean smtp.host?');
+    configError(() => loadConfig(relayConfigSchema, { env: {}, file: file('cluster.redisUrl=redis://x\n') }), 'unknown key "cluster.redisUrl"', 'did you mean cluster.redis?');
+  });
+
+  test('explicit: the keys given in the file, the environment or overrides', () => {
+    const explicit = new Set<string>();
+    load({ file: file('host=h\n'), env: { HONE_PORT: '1' }, overrides: { dev: true }, explicit });
+    assert.deepEqual([...explicit].sort(), ['dev', 'host', 'port']);
   });
 
   test('syntax errors in the file name file:line', () => {
@@ -217,7 +227,69 @@ describe('authConfigSchema and checkAuthConfig', () => {
   test('short secret → error; 16 characters or more → fine', () => {
     configError(() => checkAuthConfig(configWith(authConfigSchema, { 'auth.secret': 'x'.repeat(15) })), 'auth.secret', 'too short');
     configError(() => checkAuthConfig(configWith(authConfigSchema, { 'auth.secret': 'short', dev: true })), 'auth.secret');
-    assert.ok(checkAuthConfig(configWith(authConfigSchema, { 'auth.secret': 'x'.repeat(16) })));
-    assert.ok(checkAuthConfig(configWith(authConfigSchema, { 'auth.secret': 'a'.repeat(64) })));
+    assert.ok(checkAuthConfig(configWith(authConfigSchema, { 'auth.secret': 'x'.repeat(16), 'smtp.host': 'mail' })));
+    assert.ok(checkAuthConfig(configWith(authConfigSchema, { 'auth.secret': 'a'.repeat(64), 'smtp.host': 'mail' })));
+  });
+
+  const PROD = { 'auth.secret': 'a'.repeat(64), 'smtp.host': 'mail.example.com' } as const;
+
+  test("the self-hosting guide's placeholder secret is refused by both services", () => {
+    for (const secret of [PLACEHOLDER_SECRET, PLACEHOLDER_SECRET.toLowerCase(), 'PASTE-THE-SECRET-HERE-and-something-else']) {
+      configError(() => checkAuthConfig(configWith(authConfigSchema, { ...PROD, 'auth.secret': secret })), 'auth.secret', 'placeholder');
+      configError(() => checkAuthConfig(configWith(authConfigSchema, { ...PROD, dev: true, 'auth.secret': secret })), 'placeholder');
+      configError(() => checkRelayConfig(configWith(relayConfigSchema, { 'auth.secret': secret })), 'auth.secret', 'placeholder');
+    }
+    configError(() => checkAuthConfig(configWith(authConfigSchema, { ...PROD, 'auth.previousSecret': PLACEHOLDER_SECRET })), 'auth.previousSecret', 'placeholder');
+  });
+
+  test('outside development: auth.publicUrl must be given, and an empty smtp.host needs mail.console=true (warned)', () => {
+    const given = new Set(['auth.publicUrl']);
+    configError(() => checkAuthConfig(configWith(authConfigSchema, PROD), { serving: true, explicit: new Set() }), 'auth.publicUrl', 'required outside development', 'http://localhost:8445');
+    assert.ok(checkAuthConfig(configWith(authConfigSchema, PROD), { serving: true, explicit: given }));
+    assert.ok(checkAuthConfig(configWith(authConfigSchema, { ...PROD, dev: true }), { serving: true, explicit: new Set() }), 'development keeps the localhost default');
+    const noSmtp = configWith(authConfigSchema, { ...PROD, 'smtp.host': '' });
+    configError(() => checkAuthConfig(noSmtp, { serving: true, explicit: given }), 'smtp.host', 'mail.console=true');
+    const warnings: string[] = [];
+    assert.ok(checkAuthConfig({ ...noSmtp, 'mail.console': true }, { serving: true, explicit: given, warn: (m) => warnings.push(m) }));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /mail\.console=true: sign-in links and codes are printed to the log/);
+    assert.ok(checkAuthConfig(configWith(authConfigSchema, { dev: true }), { serving: true, explicit: new Set() }), 'development prints links without asking');
+  });
+
+  test('admin commands (not serving) need no secret, public URL or mail server; a secret given is still checked', () => {
+    assert.ok(checkAuthConfig(configWith(authConfigSchema), { serving: false, explicit: new Set() }));
+    configError(() => checkAuthConfig(configWith(authConfigSchema, { 'auth.secret': 'short' }), { serving: false }), 'too short');
+  });
+
+  test('development makes new users pro (unless tiers.default says more); production keeps tiers.default', () => {
+    assert.equal(newUserTier(configWith(authConfigSchema, { dev: true })), 'pro');
+    assert.equal(newUserTier(configWith(authConfigSchema, { dev: true, 'tiers.default': 'team' })), 'team');
+    assert.equal(newUserTier(configWith(authConfigSchema)), 'free');
+  });
+});
+
+describe('SQLite files (sqlite.path, auth and relay)', () => {
+  test('created mode 0600, with their folder', async () => {
+    for (const name of ['auth', 'relay']) {
+      const path = join(dir, `fresh-${name}`, 'sub', `${name}.db`);
+      if (name === 'auth') {
+        const adb = openDatabase(configWith(authConfigSchema, { 'sqlite.path': path }));
+        await migrate(adb);
+        await adb.close();
+      } else {
+        await openSqliteState({ path, ttlMs: 60_000, clock: () => 0 }).close();
+      }
+      assert.equal(statSync(path).mode & 0o777, 0o600, name);
+    }
+  });
+
+  test('a path under a regular file, or a folder as the path: one ConfigError naming sqlite.path, no stack trace', () => {
+    const blocker = file('not a folder');
+    for (const path of [join(blocker, 'auth.db'), join(blocker, 'deeper', 'auth.db')]) {
+      configError(() => prepareSqliteFile(path), 'sqlite.path', 'a file is in the way');
+      configError(() => openDatabase(configWith(authConfigSchema, { 'sqlite.path': path })), 'sqlite.path');
+      configError(() => openSqliteState({ path, ttlMs: 60_000, clock: () => 0 }), 'sqlite.path');
+    }
+    configError(() => prepareSqliteFile(dir), 'sqlite.path', 'is a folder');
   });
 });

@@ -182,6 +182,7 @@ describe('single executables', () => {
       const port = await freePort();
       const auth = installDir('auth-mysql', bins.auth, { file: 'auth.conf', text: conf({
         host: '127.0.0.1', port, 'auth.secret': SECRET, 'db.host': MYSQL.host, 'db.port': MYSQL.port, 'db.user': MYSQL.user, 'db.name': name,
+        'auth.publicUrl': `http://127.0.0.1:${port}`, 'smtp.host': '127.0.0.1',
       }) });
       const s = await startProgram([auth.bin], auth.dir, bareEnv());
       try {

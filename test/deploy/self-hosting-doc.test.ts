@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, parseKeyValue } from '../../src/common/config.ts';
+import { ConfigError, loadConfig, parseKeyValue, PLACEHOLDER_SECRET } from '../../src/common/config.ts';
 import { authConfigSchema, checkAuthConfig } from '../../src/auth/config.ts';
 import { checkRelayConfig, relayConfigSchema } from '../../src/relay/config.ts';
 
@@ -23,6 +23,11 @@ test('every config file in the guide loads without warnings and passes the start
   for (const b of blocks) {
     const warnings: string[] = [];
     const overrides = Object.fromEntries([...parseKeyValue(b.text, b.program)].map(([k, v]) => [k, v.value]));
+    // The guide's secret is a placeholder: copied as is, the start refuses it; a real one passes.
+    assert.equal(overrides['auth.secret'], PLACEHOLDER_SECRET);
+    const check = b.program === 'auth' ? () => checkAuthConfig(loadConfig(authConfigSchema, { overrides, env: {} })) : () => checkRelayConfig(loadConfig(relayConfigSchema, { overrides, env: {} }));
+    assert.throws(check, (e) => e instanceof ConfigError && /placeholder/.test(e.message));
+    overrides['auth.secret'] = 'f'.repeat(64);
     if (b.program === 'auth') {
       const c = checkAuthConfig(loadConfig(authConfigSchema, { overrides, env: {}, warn: (m) => warnings.push(m) }));
       assert.equal(c.host, '127.0.0.1');
@@ -39,6 +44,7 @@ test('every config file in the guide loads without warnings and passes the start
     assert.deepEqual(warnings, [], `no unknown keys in the ${b.program} block`);
   }
   const secrets = new Set(blocks.map((b) => /^auth\.secret=(.*)$/m.exec(b.text)?.[1]));
+  assert.match(DOC, /refuse(s|d)? to start[^.]*placeholder|placeholder[^.]*refuse/i, 'the guide says the placeholder is refused');
   assert.equal(secrets.size, 1, 'one shared secret in every file');
 });
 

@@ -2,69 +2,14 @@
 // e-mail, projects add, two mirrors converging, an offline phone's conflicting edit, a relay SIGKILLed and restarted, a device removed.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, lstatSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack } from '../helpers/e2e.ts';
 import type { Device, Proc, Stack } from '../helpers/e2e.ts';
+import { converged, fileIs, gone, tree } from './folders.ts';
 
 const EMAIL = 'ann@example.com';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Every synced file under `root` (not .git, node_modules, .hone-sync) → sha256 of its content. */
-function tree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const visit = (rel: string) => {
-    for (const name of readdirSync(join(root, rel))) {
-      if (name === '.git' || name === 'node_modules' || name === '.hone-sync') continue;
-      const r = rel ? `${rel}/${name}` : name;
-      try {
-        const st = lstatSync(join(root, r));
-        if (st.isDirectory()) visit(r);
-        else if (st.isFile()) out[r] = createHash('sha256').update(readFileSync(join(root, r))).digest('hex').slice(0, 16);
-      } catch (err) {
-        // A running mirror may remove or replace the file between readdir and the read: the next poll sees it settled.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-    }
-  };
-  visit('');
-  return out;
-}
-
-/** Waits until both folders hold the same files with the same content (and `check` holds), or fails after `timeoutMs`. */
-async function converged(a: string, b: string, timeoutMs = 15_000, check: (t: Record<string, string>) => boolean = () => true): Promise<Record<string, string>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ta = tree(a);
-    const tb = tree(b);
-    const same = JSON.stringify(ta) === JSON.stringify(tb);
-    if (same && check(ta)) return ta;
-    if (Date.now() > deadline) {
-      assert.deepEqual(tb, ta, `folders did not converge within ${timeoutMs} ms`);
-      assert.fail(`folders are equal but not as expected after ${timeoutMs} ms: ${JSON.stringify(ta)}`);
-    }
-    await sleep(50);
-  }
-}
-
-async function fileIs(path: string, content: string | Buffer, timeoutMs = 10_000): Promise<void> {
-  const want = Buffer.isBuffer(content) ? content : Buffer.from(content);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (existsSync(path) && readFileSync(path).equals(want)) return;
-    if (Date.now() > deadline) assert.fail(`${path} does not hold the expected ${want.length} bytes within ${timeoutMs} ms (has ${existsSync(path) ? readFileSync(path).length : 'nothing'})`);
-    await sleep(20);
-  }
-}
-
-async function gone(path: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (existsSync(path)) {
-    if (Date.now() > deadline) assert.fail(`${path} still exists after ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
 
 function flow(kind: 'sqlite' | 'mysql', full: boolean) {
   describe(`mirror end to end on ${kind === 'sqlite' ? 'SQLite' : 'MariaDB'}`, { timeout: 110_000 }, () => {
@@ -77,7 +22,7 @@ function flow(kind: 'sqlite' | 'mysql', full: boolean) {
     let mb: Proc;
     const mirrors: Proc[] = [];
     const mirrorOn = async (dev: Device, dir: string) => {
-      const p = dev.start(['mirror', dir, '--project', 'notes']);
+      const p = dev.start(['mirror', dir, '--project', 'notes', '--create']);
       mirrors.push(p);
       await p.waitFor(/mirroring .* as "/, 15_000);
       return p;
@@ -124,7 +69,7 @@ function flow(kind: 'sqlite' | 'mysql', full: boolean) {
       writeFileSync(join(A, 'README.md'), '# notes\n');
       writeFileSync(join(A, 'src', 'main.ts'), 'console.log(1);\n');
       ma = await mirrorOn(desk, A);
-      mb = await mirrorOn(phone, B); // the folder does not exist yet: created
+      mb = await mirrorOn(phone, B); // the folder does not exist yet: created (--create)
       await converged(A, B, 15_000, (t) => 'README.md' in t && 'src/main.ts' in t);
       assert.equal(existsSync(join(B, '.git')), false, '.git is not synced');
       assert.equal(existsSync(join(B, 'node_modules')), false, 'node_modules is not synced');

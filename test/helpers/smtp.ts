@@ -17,10 +17,14 @@ export function decodeQuotedPrintable(s: string): string {
 export interface TestSmtp {
   port: number;
   mails: ReceivedMail[];
-  /** Resolves with the next mail to `to` that has not been taken yet. */
+  /** Resolves with the next sign-in mail (one with a verify link) to `to` that has not been taken yet. */
   nextMail(to: string, timeoutMs?: number): Promise<ReceivedMail>;
+  /** Resolves with the next "New device signed in" notice to `to` that has not been taken yet. */
+  nextNotice(to: string, timeoutMs?: number): Promise<ReceivedMail>;
   /** The verify link in a mail. */
   linkIn(mail: ReceivedMail): string;
+  /** The 6-digit code in a sign-in mail. */
+  codeIn(mail: ReceivedMail): string;
   close(): Promise<void>;
 }
 
@@ -48,26 +52,34 @@ export async function startSmtp(): Promise<TestSmtp> {
   return {
     port,
     mails,
-    async nextMail(to, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const m = mails.find((x) => !taken.has(x) && x.to.includes(to.toLowerCase()));
-        if (m) {
-          taken.add(m);
-          return m;
-        }
-        if (Date.now() > deadline) throw new Error(`no mail for ${to} within ${timeoutMs} ms`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
-    },
+    nextMail: (to, timeoutMs) => next(to, timeoutMs, (m) => /\/auth\/verify\?/.test(m.text)),
+    nextNotice: (to, timeoutMs) => next(to, timeoutMs, (m) => /^Subject: New device signed in/mi.test(m.raw)),
     linkIn(mail) {
       const m = /https?:\/\/[^\s"<>]+\/auth\/verify\?[^\s"<>]+/.exec(mail.text);
       if (!m) throw new Error('no verify link in the mail');
       return m[0].replace(/&amp;/g, '&');
     },
+    codeIn(mail) {
+      const m = /Your code: (\d{6})/.exec(mail.text);
+      if (!m) throw new Error('no code in the mail');
+      return m[1];
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+
+  async function next(to: string, timeoutMs = 5000, kind: (m: ReceivedMail) => boolean): Promise<ReceivedMail> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = mails.find((x) => !taken.has(x) && x.to.includes(to.toLowerCase()) && kind(x));
+      if (m) {
+        taken.add(m);
+        return m;
+      }
+      if (Date.now() > deadline) throw new Error(`no mail for ${to} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+  }
 }

@@ -1,9 +1,8 @@
 // Opens the auth database through Kysely: embedded SQLite when db.host is empty, MySQL otherwise.
 // Runs the migrations and tells connection failures (503) apart from query errors.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
+import { prepareSqliteFile } from '../../common/sqlite-file.ts';
 import { createPool } from 'mysql2';
 import type { Database } from './tables.ts';
 import type { Dialect } from './migrations.ts';
@@ -35,7 +34,7 @@ export interface AuthDb {
 export function openDatabase(opts: DbOptions): AuthDb {
   if (!opts['db.host']) {
     const path = opts['sqlite.path'];
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    prepareSqliteFile(path);
     const database = openSqlite(path);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
     return { ...wrap(db, 'sqlite', `sqlite ${path}`), sqlite: database.handle };

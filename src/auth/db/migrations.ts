@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
+import { normalizeEmail } from '../schemas.ts';
 
 export type Dialect = 'mysql' | 'sqlite';
 
@@ -125,6 +126,47 @@ revokedAt DATETIME NOT NULL
 )`,
 ];
 
+const MYSQL_003 = [
+  `ALTER TABLE magic_links
+ADD COLUMN requestIp VARCHAR(64) NULL,
+ADD COLUMN matchCode VARCHAR(64) NULL,
+ADD COLUMN code VARCHAR(64) NULL,
+ADD COLUMN attempts INT NOT NULL DEFAULT 0,
+ADD COLUMN endedBy VARCHAR(16) NULL`,
+  // Exact comparison: utf8mb4_general_ci would equate "a" and "ä" and let one address block another (SPEC §5).
+  `ALTER TABLE users MODIFY email VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL`,
+  `ALTER TABLE magic_links MODIFY email VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL`,
+];
+
+const SQLITE_003 = [
+  `ALTER TABLE magic_links ADD COLUMN requestIp VARCHAR(64) NULL`,
+  `ALTER TABLE magic_links ADD COLUMN matchCode VARCHAR(64) NULL`,
+  `ALTER TABLE magic_links ADD COLUMN code VARCHAR(64) NULL`,
+  `ALTER TABLE magic_links ADD COLUMN attempts INT NOT NULL DEFAULT 0`,
+  `ALTER TABLE magic_links ADD COLUMN endedBy VARCHAR(16) NULL`,
+];
+
+/**
+ * Stored addresses in their normalised form (schemas.ts normalizeEmail). A user whose normalised address already
+ * belongs to another user keeps the old spelling (merging accounts is the operator's decision); links are rewritten.
+ */
+async function normaliseEmails(db: Kysely<any>): Promise<void> {
+  const users = await db.selectFrom('users').select(['id', 'email']).execute() as Array<{ id: number; email: string }>;
+  for (const u of users) {
+    const email = normalizeEmail(u.email);
+    if (email === u.email) continue;
+    try {
+      await db.updateTable('users').set({ email }).where('id', '=', u.id).execute();
+    } catch (err) {
+      if (!/ER_DUP_ENTRY|UNIQUE constraint failed/.test(`${(err as { code?: string }).code} ${(err as Error).message}`)) throw err;
+    }
+  }
+  const links = await db.selectFrom('magic_links').select(['id', 'email']).execute() as Array<{ id: number; email: string }>;
+  for (const l of links) {
+    if (normalizeEmail(l.email) !== l.email) await db.updateTable('magic_links').set({ email: normalizeEmail(l.email) }).where('id', '=', l.id).execute();
+  }
+}
+
 /** Removed projects reach relays through the revocation feed: a revocation may name a room. */
 const ROOM_REVOCATIONS = ['ALTER TABLE revocations ADD COLUMN roomId VARCHAR(255) NULL'];
 
@@ -142,6 +184,12 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       return {
         '001_source_schema': statements({ mysql: MYSQL_001, sqlite: SQLITE_001 }, dialect),
         '002_poll_and_revocations': statements({ mysql: MYSQL_002, sqlite: SQLITE_002 }, dialect),
+        '003_signin_codes_and_normalised_emails': {
+          async up(db: Kysely<any>) {
+            await statements({ mysql: MYSQL_003, sqlite: SQLITE_003 }, dialect).up(db);
+            await normaliseEmails(db);
+          },
+        },
         '004_room_revocations': statements({ mysql: ROOM_REVOCATIONS, sqlite: ROOM_REVOCATIONS }, dialect),
       };
     },

@@ -35,6 +35,16 @@ export interface MagicLinksTable {
   platform: string | null;
   /** Verify's answer encrypted under a key derived from the poll token; cleared once polled. */
   pollResult: string | null;
+  /** The client address that asked for the link (after trustProxy): the "requesting address". */
+  requestIp: string | null;
+  /** Salted SHA-256 hex of the matchCode shown by the requesting device (store/links.ts). */
+  matchCode: string | null;
+  /** Salted SHA-256 hex of the 6-digit code in the e-mail. */
+  code: string | null;
+  /** Wrong codes so far, matchCode on the page and e-mailed code together; the login locks at 5. */
+  attempts: Generated<number>;
+  /** Why the login ended without a device: 'declined' ("This wasn't me") or 'locked' (too many wrong codes). */
+  endedBy: 'declined' | 'locked' | null;
 }
 
 export interface ProjectsTable {

@@ -45,7 +45,9 @@ export async function registerProject(db: Db, p: { userId: number; projectKey: s
   const limit = TIER_LIMITS[p.tier];
   const count = await db.selectFrom('projects').select((e) => e.fn.countAll<number>().as('n')).where('userId', '=', p.userId).executeTakeFirstOrThrow();
   if (Number(count.n) >= limit) {
-    throw new HttpError(403, 'TIER_LIMIT', `The ${p.tier} tier allows ${limit} synced project${limit === 1 ? '' : 's'}; the ${nextTierFor(limit)} tier allows more.`);
+    const user = await db.selectFrom('users').select('email').where('id', '=', p.userId).executeTakeFirst();
+    throw new HttpError(403, 'TIER_LIMIT', `The ${p.tier} tier allows ${limit} synced project${limit === 1 ? '' : 's'}; the ${nextTierFor(limit)} tier allows more. `
+      + `The server's operator raises it with \`hone-auth admin set-tier ${user?.email ?? '<your e-mail>'} pro\`.`);
   }
   try {
     const roomId = issueRoomId(p.userId, p.secret);

@@ -2,16 +2,22 @@
 // until Ctrl-C; one line per change (sent →, applied ←, conflicts !), or JSON lines with --json.
 import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { Project } from '../../client/auth-client.ts';
 import type { Ctx } from '../context.ts';
 import { authClient, requireToken } from '../context.ts';
 import { CliError, EXIT, usage } from '../exit-codes.ts';
 import { fromRelayFatal } from '../explain.ts';
 import { Mirror } from '../mirror/engine.ts';
+import { printable } from '../mirror/path-policy.ts';
+import { FolderLocked, lockFolder } from '../mirror/lock.ts';
+import type { FolderLock } from '../mirror/lock.ts';
 import { MirrorIndex } from '../mirror/state.ts';
 import { openRelay } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
-const USAGE = 'usage: hone-sync mirror <dir> --project <key>';
+/** Appended to the device name for the mirror's own relay label. */
+const MIRROR_SUFFIX = '/mirror';
+const USAGE = 'usage: hone-sync mirror <dir> --project <key> [--create]';
 
 export function formatSize(n: number | null): string {
   if (n === null) return '';
@@ -23,16 +29,35 @@ export function formatSize(n: number | null): string {
 export async function mirror(ctx: Ctx): Promise<void> {
   const [dirArg, extra] = ctx.args.rest;
   if (!dirArg || extra !== undefined || !ctx.args.project) throw usage(USAGE);
-  const me = requireToken(ctx);
+  requireToken(ctx);
   const dir = resolve(dirArg);
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw usage(`${dirArg} is not a folder`);
-  const project = await resolveProject(authClient(ctx), ctx.args.project);
   const created = !existsSync(dir);
+  if (created && !ctx.args.create) {
+    throw new CliError(EXIT.USAGE, 'NO_SUCH_FOLDER', `${dirArg} does not exist (${dir}); check the path, or add --create to mirror into a new folder`);
+  }
+  const project = await resolveProject(authClient(ctx), ctx.args.project);
   mkdirSync(dir, { recursive: true });
   const root = realpathSync(dir);
+  let lock: FolderLock;
+  try {
+    lock = lockFolder(root);
+  } catch (err) {
+    if (err instanceof FolderLocked) throw new CliError(EXIT.USAGE, 'MIRROR_RUNNING', err.message);
+    throw err;
+  }
+  try {
+    await run(ctx, root, created, project);
+  } finally {
+    lock.release();
+  }
+}
+
+async function run(ctx: Ctx, root: string, created: boolean, project: Project): Promise<void> {
+  const me = requireToken(ctx);
   const device = ctx.settings.syncDeviceName;
   // Its own label, so `hone-sync watch` on this device can run beside it in the same room.
-  const label = `${device}/mirror`;
+  const label = `${device}${MIRROR_SUFFIX}`;
   const index = new MirrorIndex(root, project.roomId, device);
   const client = openRelay(ctx, project.roomId, label, me.token, index.seqStore(), { outboxLimit: 10_000, backoff: { baseMs: 250, maxMs: 5000 } });
   const engine = new Mirror({ root, device, client, index });
@@ -46,13 +71,29 @@ export async function mirror(ctx: Ctx): Promise<void> {
     else ctx.io.stderr(text + '\n');
   };
 
-  engine.on('sent', (c) => out('sent', c, `→ ${c.op === 'write' ? 'sent' : 'deleted'} ${c.path}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
+  // Every name in these lines may come from a peer: printed through `printable` (ESC, CR, LF… escaped); JSON escapes its own.
+  const p = printable;
+  /** A peer as the relay named it (its join label, which a peer cannot forge per message), without our "/mirror" suffix. */
+  const peer = (label: string) => p(label.endsWith(MIRROR_SUFFIX) ? label.slice(0, -MIRROR_SUFFIX.length) : label);
+  const size = (n: number | null) => (n !== null ? ` (${formatSize(n)})` : '');
+  engine.on('sent', (c) => out('sent', c, `→ ${c.op === 'write' ? 'sent' : 'deleted'} ${p(c.path)}${size(c.size)}${c.source !== undefined ? `: same content as ${p(c.source)}, not sent again` : ''}`));
   engine.on('applied', (c) => out('applied', c,
-    `← ${c.from}: ${c.op === 'delete' ? 'deleted' : c.created ? 'created' : 'updated'} ${c.path}${c.size !== null ? ` (${formatSize(c.size)})` : ''}`));
+    `← ${peer(c.from)}: ${c.op === 'delete' ? 'deleted' : c.created ? 'created' : 'updated'} ${p(c.path)}${size(c.size)}${c.source !== undefined ? ` from the local copy ${p(c.source)}` : ''}`));
+  // Large transfers: a line at every tenth of the way (never more than ten a file).
+  const shown = new Map<string, number>();
+  engine.on('progress', (g) => {
+    const key = `${g.direction}\0${g.peer}\0${g.path}`;
+    const tenth = Math.floor((g.done / g.total) * 10);
+    if ((shown.get(key) ?? -1) >= tenth) return;
+    if (tenth >= 10) shown.delete(key);
+    else shown.set(key, tenth);
+    status('progress', g, `… ${g.direction === 'send' ? 'sending' : 'receiving'} ${p(g.path)} ${g.direction === 'send' ? 'to' : 'from'} ${g.peer === 'broadcast' ? 'the other devices' : peer(g.peer)}: ${formatSize(g.done)} of ${formatSize(g.total)} (${Math.floor((g.done / g.total) * 100)}%)`);
+  });
   engine.on('conflict', (c) => out('conflict', c, c.keptAs
-    ? `! conflict in ${c.path}: ${c.winner}'s later edit wins; this device's edit is kept as ${c.keptAs}`
-    : `! conflict in ${c.path}: this device's later edit wins; ${c.loser} keeps its edit as a .conflict-${c.loser} copy`));
-  engine.on('warning', (w) => status('warning', w, `hone-sync: warning: ${w.message}`));
+    ? `! conflict in ${p(c.path)}: ${p(c.winner)}'s later edit wins; this device's edit is kept as ${p(c.keptAs)}`
+    : `! conflict in ${p(c.path)}: this device's later edit wins; ${p(c.loser)} keeps its edit as a .conflict-${p(c.loser)} copy`));
+  engine.on('refused', (r) => status('refused', r, `hone-sync: refused ${p(r.path)} from ${peer(r.from)}: ${p(r.reason)}`));
+  engine.on('warning', (w) => status('warning', w, `hone-sync: warning: ${p(w.message)}`));
   client.on('dropped', (d) => status('warning', { message: `a message was dropped (${d.reason}${d.code ? ` ${d.code}` : ''})` }, `hone-sync: warning: a message was dropped (${d.reason}${d.code ? ` ${d.code}` : ''}); the next manifest exchange repairs it`));
 
   await new Promise<void>((resolvePromise, reject) => {

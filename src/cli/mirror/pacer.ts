@@ -13,6 +13,8 @@ export interface Paced {
   to: string;
   payload: unknown;
   bytes: number;
+  /** What the item is about (the mirror's per-peer accounting). */
+  path?: string;
 }
 
 export class Pacer {

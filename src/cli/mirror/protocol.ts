@@ -1,6 +1,6 @@
 // The payloads `hone-sync mirror` puts in relay envelopes: a file version (content inline or in chunks), chunks,
-// manifests (every path's version, exchanged on (re)join) and requests for files; plus encoding and strict parsing.
-import { isSafeRelPath } from './scan.ts';
+// manifests (every path's version, exchanged on (re)join) and requests for files; plus encoding and strict parsing of
+// their shape (what a path may be is path-policy.ts's, checked by the engine so each refusal is reported).
 import type { VersionVector } from './conflicts.ts';
 
 /** Raw bytes per chunk: 192 KiB → 256 KiB of base64, well under the relay's 1 MiB frame limit. */
@@ -10,10 +10,18 @@ export const MANIFEST_ENTRIES_PER_MESSAGE = 2000;
 
 const TAG = 'hone-sync-mirror';
 
-/** A version of one file; a deletion has `hash: null`. Content: `data` (base64 chunk 0 of `n`) and `x` (transfer id). */
+/** The `hash` of a folder that exists (a folder is synced as the path `dir/`, so empty folders and folder deletes travel). */
+export const FOLDER = 'f'.repeat(64);
+export const isFolderPath = (path: string): boolean => path.endsWith('/');
+
+/**
+ * A version of one file; a deletion has `hash: null`. Content: `data` (base64 chunk 0 of `n`) and `x` (transfer id),
+ * or `ref: true` and no content when the peers already hold that content under another path (a rename or a copy):
+ * the receiver takes it from there, or asks with a `want`. A folder is a path ending in '/' with hash FOLDER or null.
+ */
 export interface FileMsg {
   hs: typeof TAG; k: 'file'; dev: string; path: string; vv: VersionVector; t: number; d: string; hash: string | null;
-  size?: number; x?: string; n?: number; data?: string;
+  size?: number; x?: string; n?: number; data?: string; ref?: true;
 }
 export interface ChunkMsg { hs: typeof TAG; k: 'chunk'; dev: string; x: string; i: number; data: string }
 /** [path, hash or null, vv, t, d] */
@@ -40,11 +48,15 @@ const isStr = (v: unknown, max = 256): v is string => typeof v === 'string' && v
 const isHash = (v: unknown): v is string | null => v === null || (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v));
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isPath = (v: unknown): v is string => isStr(v, 4096);
+
+/** Devices one version vector may name (a file edited on more devices than this is not a mirror's use). */
+export const MAX_VV_DEVICES = 256;
 
 export function isVV(v: unknown): v is VersionVector {
   if (!isObj(v)) return false;
   const keys = Object.keys(v);
-  return keys.length <= 1000 && keys.every((k) => k.length > 0 && k.length <= 128 && isCount(v[k]));
+  return keys.length <= MAX_VV_DEVICES && keys.every((k) => k.length > 0 && k.length <= 128 && isCount(v[k]));
 }
 
 /** The mirror message in a relay payload, or null for anything else (other tools' messages, damaged or hostile ones). */
@@ -53,8 +65,9 @@ export function parseMirrorMsg(payload: unknown): MirrorMsg | null {
   const p = payload;
   switch (p.k) {
     case 'file': {
-      if (!isSafeRelPath(p.path) || !isVV(p.vv) || !isTime(p.t) || !isStr(p.d, 128) || !isHash(p.hash)) return null;
-      if (p.hash === null) return p as FileMsg;
+      if (!isPath(p.path) || !isVV(p.vv) || !isTime(p.t) || !isStr(p.d, 128) || !isHash(p.hash)) return null;
+      if (p.hash === null || p.hash === FOLDER) return p as FileMsg;
+      if (p.ref === true) return isCount(p.size) ? (p as FileMsg) : null;
       if (!isCount(p.size) || !isStr(p.x, 64) || !Number.isSafeInteger(p.n) || p.n < 1 || typeof p.data !== 'string') return null;
       return p as FileMsg;
     }
@@ -63,11 +76,11 @@ export function parseMirrorMsg(payload: unknown): MirrorMsg | null {
     case 'manifest': {
       if (typeof p.reply !== 'boolean' || !isCount(p.part) || !isCount(p.parts) || !Array.isArray(p.entries)) return null;
       const entries = p.entries.filter((e: unknown): e is ManifestEntry =>
-        Array.isArray(e) && isSafeRelPath(e[0]) && isHash(e[1]) && isVV(e[2]) && isTime(e[3]) && isStr(e[4], 128));
+        Array.isArray(e) && isPath(e[0]) && isHash(e[1]) && isVV(e[2]) && isTime(e[3]) && isStr(e[4], 128));
       return { ...(p as ManifestMsg), entries };
     }
     case 'want':
-      return Array.isArray(p.paths) ? { ...(p as WantMsg), paths: p.paths.filter(isSafeRelPath) } : null;
+      return Array.isArray(p.paths) ? { ...(p as WantMsg), paths: p.paths.filter(isPath) } : null;
     default:
       return null;
   }

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../../client/atomic-file.ts';
 import type { SeqStore } from '../../client/relay-client.ts';
 import type { Version } from './conflicts.ts';
 import { isVV } from './protocol.ts';
-import { STATE_DIR } from './scan.ts';
+import { STATE_DIR } from './path-policy.ts';
 
 /** Journal key of the relay position (a path cannot be empty). */
 const SEQ_KEY = '';
@@ -26,6 +26,8 @@ interface IndexFile {
   room: string;
   device: string;
   lastSeq: number | null;
+  /** The epoch of the room's sequence lastSeq belongs to (SPEC §6.1; absent from older indexes). */
+  epoch?: string;
   files: Record<string, IndexEntry>;
 }
 
@@ -40,6 +42,7 @@ export class MirrorIndex {
   private journalBytes = 0;
   readonly files = new Map<string, IndexEntry>();
   lastSeq: number | null = null;
+  epoch = '';
   private readonly room: string;
   private readonly device: string;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -60,6 +63,7 @@ export class MirrorIndex {
     const valid = data.format === 1 && data.room === room && data.device === device && typeof data.files === 'object' && data.files !== null;
     if (valid) {
       if (Number.isSafeInteger(data.lastSeq) && (data.lastSeq as number) >= 0) this.lastSeq = data.lastSeq as number;
+      if (typeof data.epoch === 'string' && data.epoch.length <= 128) this.epoch = data.epoch;
       for (const [path, e] of Object.entries(data.files!)) if (isEntry(e)) this.files.set(path, e);
       let journal = '';
       try {
@@ -73,7 +77,10 @@ export class MirrorIndex {
           continue; // the last line of a killed process may be cut short
         }
         if (!Array.isArray(rec)) continue;
-        if (rec[0] === SEQ_KEY && Number.isSafeInteger(rec[1])) this.lastSeq = rec[1];
+        if (rec[0] === SEQ_KEY && Number.isSafeInteger(rec[1])) {
+          this.lastSeq = rec[1];
+          this.epoch = typeof rec[2] === 'string' && rec[2].length <= 128 ? rec[2] : '';
+        }
         else if (typeof rec[0] === 'string' && isEntry(rec[1])) this.files.set(rec[0], rec[1]);
       }
     }
@@ -110,7 +117,7 @@ export class MirrorIndex {
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const data: IndexFile = { format: 1, room: this.room, device: this.device, lastSeq: this.lastSeq, files: Object.fromEntries(this.files) };
+    const data: IndexFile = { format: 1, room: this.room, device: this.device, lastSeq: this.lastSeq, epoch: this.epoch, files: Object.fromEntries(this.files) };
     writeFileAtomic(this.file, JSON.stringify(data), 0o600);
     if (this.fd < 0) this.fd = openSync(this.journal, 'a', 0o600);
     ftruncateSync(this.fd, 0);
@@ -126,10 +133,11 @@ export class MirrorIndex {
   /** The RelayClient's lastSeq lives here too, saved with the files it led to. */
   seqStore(): SeqStore {
     return {
-      load: () => this.lastSeq,
-      save: (seq) => {
+      load: () => (this.lastSeq === null ? null : { seq: this.lastSeq, epoch: this.epoch }),
+      save: (seq, epoch = '') => {
         this.lastSeq = seq;
-        this.append([SEQ_KEY, seq]);
+        this.epoch = epoch;
+        this.append([SEQ_KEY, seq, epoch]);
       },
     };
   }

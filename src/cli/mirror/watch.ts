@@ -2,7 +2,7 @@
 // full rescan as a safety net for events the OS drops; it reports paths to check, never decides what changed.
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
-import { isIgnored } from './scan.ts';
+import { isIgnored } from './path-policy.ts';
 
 export interface FolderWatcherOptions {
   /** Quiet time after the last event on a path before it is checked (ms). */

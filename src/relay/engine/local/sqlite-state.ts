@@ -1,11 +1,10 @@
 // The single relay's durable state in SQLite (node:sqlite, WAL): an append-only log of routed envelopes, room
 // sequence numbers, what each device label was delivered, and revocations. One transaction per event-loop turn.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import type { Clock } from '../../../common/clock.ts';
+import { prepareSqliteFile } from '../../../common/sqlite-file.ts';
 import type { Checkpointer } from './checkpointer.ts';
 import type { Mark } from '../delivery-marks.ts';
 import { markKey, raiseMark } from '../delivery-marks.ts';
@@ -100,7 +99,7 @@ export interface SqliteStateOptions {
 }
 
 function openDb(path: string, synchronous: 'normal' | 'full'): DatabaseSync {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  prepareSqliteFile(path);
   const db = new DatabaseSync(path, { timeout: 5000 });
   db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'};`);
   const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
