@@ -55,7 +55,8 @@ end
 /**
  * ACCEPT. KEYS: seq, log, msgId key (or any key when no msgId), bufrooms, buffered, bytes.
  * ARGV: room, from, to, head, tail, ttlMs, channel, hasMsgId (1/0), receivedAt, roomBytes.
- * The log's entry IDs are `seq-0`; its oldest entries leave once past the window or past roomBytes.
+ * The log's entry IDs are `seq-0`; its oldest entries leave once past roomBytes, and past the window (checked every
+ * 16th envelope: one XRANGE of the head).
  * Returns {seq, duplicate}.
  */
 export const ACCEPT = `
@@ -73,7 +74,8 @@ redis.call('XADD', KEYS[2], id, 'c', created, 'f', ARGV[2], 't', ARGV[3], 'x', t
 local bytes = redis.call('INCRBY', KEYS[6], #text)
 local limit, oldest = tonumber(ARGV[10]), created - ttl
 local removed = 0
-while true do
+-- The window is trimmed every 16th envelope (REPLAY leaves out what is older meanwhile); the byte limit at once.
+while bytes > limit or seq % 16 == 0 do
   local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
   if first == nil or first[1] == id then break end
   if tonumber(first[2][2]) >= oldest and bytes <= limit then break end
