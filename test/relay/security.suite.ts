@@ -156,7 +156,7 @@ export function securitySuite(startRelay: StartRelay, engine: string): void {
       await new Promise<void>((res) => srv.close(() => res()));
       const r = await startRelay({ 'auth.url': `http://127.0.0.1:${port}` });
       try {
-        await sleep(1300);
+        await r.pullRevocations(); // a pull that fails
         const a = await r.device('pair-NOAUTH', 'a');
         const b = await r.device('pair-NOAUTH', 'b');
         a.envelope('b', { m: 1 });
@@ -188,7 +188,7 @@ export function securitySuite(startRelay: StartRelay, engine: string): void {
       const room = uniqueRoom();
       const desktop = await r.device(room, 'desktop', { token: d1.deviceToken });
       const phone = await r.device(room, 'phone', { token: d2.deviceToken });
-      await sleep(1200); // the relay has polled at least once with both devices live
+      await r.pullRevocations(); // the relay has polled at least once with both devices live
 
       const del = await auth.json(`/auth/device/${d2.deviceId}`, { method: 'DELETE', token: d1.deviceToken });
       assert.equal(del.status, 200, JSON.stringify(del.body));
@@ -217,7 +217,7 @@ export function securitySuite(startRelay: StartRelay, engine: string): void {
       assert.equal(del.status, 200);
       const r2 = await startRelay({ 'auth.url': auth.url });
       try {
-        await sleep(1500);
+        await r2.pullRevocations();
         await refusedJoin(r2, uniqueRoom(), 'tablet', d2.deviceToken, 'TOKEN_REVOKED');
         await r2.device(uniqueRoom(), 'desktop', { token: d1.deviceToken });
       } finally {
