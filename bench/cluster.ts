@@ -270,6 +270,7 @@ async function runSetup(s: Setup, rates: number[], ladder: boolean): Promise<Ste
   const conf: Record<string, string | number> = {
     host: '127.0.0.1', port: 0, 'ws.port': 0, 'auth.secret': SECRET, 'sqlite.path': join(dir, 'relay.db'), 'log.level': 'info',
     'limits.connections.perIpPerMinute': 1_000_000, 'limits.connections': 1_000_000, 'limits.messages.perSecond': 1_000_000,
+    'limits.ip.connections': 10_000_000, 'limits.user.connections': 1_000_000,
     'limits.messages.burst': 1_000_000, 'limits.bytes.perSecond': 1_073_741_824, 'limits.rooms': 1_000_000,
     'limits.sendBuffer.bytes': 1_073_741_824,
     ...(s.cluster ? { 'cluster.redis': REDIS, 'cluster.prefix': prefix } : {}),

@@ -66,17 +66,16 @@ async function main(): Promise<void> {
   const [command, sub, ...rest] = args.positionals;
   if (command === 'secret') return void console.log(newSecret());
 
-  const warnings: string[] = [];
+  const warn = (m: string) => process.stderr.write(`hone-auth: warning: ${m}\n`);
   const explicit = new Set<string>();
   const config = loadConfig(authConfigSchema, {
     file: args.config ?? './auth.conf', mustExist: args.config !== undefined,
-    overrides: args.dev ? { dev: true } : {}, warn: (m) => warnings.push(m), explicit,
+    overrides: args.dev ? { dev: true } : {}, warn, explicit,
   });
   // `admin` commands only use the database: they need no secret, public URL or mail server.
   const serving = command !== 'admin';
   if (serving && config.dev && !config['auth.secret']) config['auth.secret'] = devSecret(config);
-  checkAuthConfig(config, { serving, explicit, warn: (m) => warnings.push(m) });
-  for (const w of warnings) process.stderr.write(`hone-auth: warning: ${w}\n`);
+  checkAuthConfig(config, { serving, explicit, warn });
   if (serving && config['token.algorithm'] === 'djb2') {
     process.stderr.write('hone-auth: WARNING: token.algorithm=djb2 issues 32-bit non-cryptographic tokens that can be forged; use it only while migrating old deployments.\n');
   }

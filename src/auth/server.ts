@@ -16,6 +16,7 @@ import { deviceRoutes } from './routes/devices.ts';
 import { loginRoutes } from './routes/login.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { relayTokenRoutes } from './routes/relay-token.ts';
 import { createReadCache } from './store/read-cache.ts';
 import { verifyRoutes } from './routes/verify.ts';
 import type { Clock } from './time.ts';
@@ -82,6 +83,7 @@ export async function buildAuthServer(deps: AuthDeps): Promise<FastifyInstance> 
   verifyRoutes(app, ctx);
   deviceRoutes(app, ctx);
   projectRoutes(app, ctx);
+  relayTokenRoutes(app, ctx);
   opsRoutes(app, ctx, VERSION);
   app.addHook('onClose', async () => {
     await Promise.all(ctx.background);

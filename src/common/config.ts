@@ -1,5 +1,5 @@
 // KEY=VALUE configuration files with HONE_* environment overrides (SPEC §2).
-// Each program declares a schema once; loadConfig parses, validates and types it; an unknown key is an error.
+// Each program declares a schema once; loadConfig parses, validates and types it; an unknown key is warned about.
 import { readFileSync } from 'node:fs';
 
 export type KeySpec =
@@ -123,11 +123,13 @@ export function loadConfig<S extends Schema>(schema: S, opts: LoadOptions = {}):
     }
     if (text !== undefined) entries = parseKeyValue(text, opts.file);
   }
-  // A misspelt key (smtp.hostname=) would silently leave the real one at its default: refuse to start instead.
+  // SPEC §2: an unknown key is warned about, never silently ignored; a misspelt one names the key it resembles.
+  // (Where a typo would matter most, smtp.hostname= leaving smtp.host empty, hone-auth refuses to start anyway.)
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   for (const [key, { line }] of entries) {
     if (key in schema) continue;
     const guess = closest(key, Object.keys(schema));
-    throw new ConfigError(`${fileName}:${line}: unknown key "${key}"${guess ? ` (did you mean ${guess}?)` : ''}; remove the line or fix the name`);
+    warn(`${fileName}:${line}: unknown key "${key}" is ignored${guess ? ` (did you mean ${guess}?)` : ''}`);
   }
   const out: Record<string, string | number | boolean> = {};
   for (const [key, spec] of Object.entries(schema)) {

@@ -4,7 +4,7 @@
 import { exitOnSignals, expected, fail, listenFailure, parseCommonArgs } from '../common/cli.ts';
 import { loadConfig } from '../common/config.ts';
 import { VERSION } from '../common/version.ts';
-import { redactRedisUrl } from './cluster/engine.ts';
+import { redactRedisUrl } from './engine/redis/engine.ts';
 import { checkRelayConfig, isInsecureDev, relayConfigSchema } from './config.ts';
 import { tuneGarbageCollector } from './gc-tuning.ts';
 import { buildRelay } from './server.ts';
@@ -24,12 +24,11 @@ async function main(): Promise<void> {
   if (args.version) return void console.log(VERSION);
   if (args.positionals.length > 0 && args.positionals[0] !== 'serve') throw expected(`unknown command "${args.positionals[0]}"; see hone-relay --help`);
 
-  const warnings: string[] = [];
+  // Warnings go out as they come, so one printed before a refusal is not lost with it.
   const config = checkRelayConfig(loadConfig(relayConfigSchema, {
     file: args.config ?? './relay.conf', mustExist: args.config !== undefined,
-    overrides: args.dev ? { dev: true } : {}, warn: (m) => warnings.push(m),
+    overrides: args.dev ? { dev: true } : {}, warn: (m) => process.stderr.write(`hone-relay: warning: ${m}\n`),
   }));
-  for (const w of warnings) process.stderr.write(`hone-relay: warning: ${w}\n`);
   if (isInsecureDev(config)) {
     process.stderr.write('hone-relay: WARNING: DEVELOPMENT MODE WITHOUT A SECRET — device tokens are NOT checked and anyone can join any room. Never expose this relay.\n');
   }

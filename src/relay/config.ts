@@ -15,6 +15,7 @@ export const relayConfigSchema = {
   'sqlite.path': { type: 'string', default: './data/relay.db', doc: 'SQLite file of the message buffer, sequence numbers and revocations; its folder is created.' },
   'buffer.ttl.seconds': { type: 'int', default: 60, min: 1, max: 86400, doc: 'Catch-up window: how long routed envelopes stay buffered, msgId duplicates are recognised and a dropped host keeps its role.' },
   'rooms.allowUnregistered': { type: 'bool', default: true, doc: 'Allow rooms that auth did not issue (the IDE pairing rooms such as pair-ABC123).' },
+  'rooms.unregistered.shared': { type: 'bool', default: false, doc: 'Let several accounts share a room auth did not issue. false: such a room belongs to the first account that joins it while it has members or buffered messages; others get ROOM_FORBIDDEN.' },
   'cluster.redis': { type: 'url', default: '', doc: 'Redis URL (redis://host:6379, or redis://:password@host:6379/0): cluster mode, every relay of the cluster uses the same one. Empty = this relay works alone.' },
   'cluster.prefix': { type: 'string', default: 'hone', doc: 'Prefix of the cluster\'s Redis keys and pub/sub channels; relays with the same cluster.redis and prefix form one cluster.' },
   'limits.frame.bytes': { type: 'int', default: 1048576, min: 1024, max: 67108864, doc: 'Largest frame accepted; bigger ones get an error frame and close 1009.' },
@@ -25,6 +26,10 @@ export const relayConfigSchema = {
   'limits.connections': { type: 'int', default: 50000, min: 1, max: 10000000, doc: 'Open WebSocket connections per relay.' },
   'limits.devicesPerRoom': { type: 'int', default: 10, min: 1, max: 10000, doc: 'Device labels connected to one room at the same time.' },
   'limits.rooms': { type: 'int', default: 100000, min: 1, max: 10000000, doc: 'Rooms with connected devices per relay.' },
+  'limits.room.bufferBytes': { type: 'int', default: 67108864, min: 65536, max: 17179869184, doc: 'Bytes of envelopes buffered per room; past it the oldest leave first (a catch-up that needed them says complete:false).' },
+  'limits.user.connections': { type: 'int', default: 100, min: 1, max: 1000000, doc: 'Open connections per account (across the whole cluster in cluster mode); more get TOO_MANY_CONNECTIONS.' },
+  'limits.ip.connections': { type: 'int', default: 200, min: 1, max: 10000000, doc: 'Open connections per client address at once, IPv6 counted per /64 (across the cluster in cluster mode).' },
+  'catchup.pageBytes': { type: 'int', default: 1048576, min: 1024, max: 67108864, doc: 'Catch-up page size: a larger catch-up goes as several deltas frames ("more":true on all but the last), each sent once the socket drained.' },
   'limits.sendBuffer.bytes': { type: 'int', default: 8388608, min: 65536, max: 1073741824, doc: 'Unsent bytes queued for one slow client before it is disconnected (it catches up from the buffer when it returns).' },
   'ws.heartbeat.seconds': { type: 'int', default: 30, min: 1, max: 3600, doc: 'WebSocket ping interval; a peer that has not answered the previous ping is dropped.' },
   'join.timeout.seconds': { type: 'int', default: 10, min: 1, max: 3600, doc: 'A connection that has not joined a room within this time is closed.' },
@@ -49,6 +54,9 @@ export function checkRelayConfig(config: RelayConfig): RelayConfig {
   }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config['cluster.prefix'])) {
     throw new ConfigError('cluster.prefix: 1 to 64 letters, digits, dots, dashes or underscores');
+  }
+  if (config['token.algorithm'] === 'djb2' && !config['auth.url'] && !config.dev) {
+    throw new ConfigError('token.algorithm: djb2 needs auth.url, so that each djb2 token is confirmed with hone-auth (djb2 hashes can be forged)');
   }
   if (config.port !== 0 && config.port === config['ws.port']) {
     throw new ConfigError('ws.port: must differ from port (HTTP and WebSocket listen separately)');

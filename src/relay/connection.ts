@@ -6,13 +6,17 @@ import { roomOwnership } from '../common/room-id.ts';
 import type { TokenKeys } from '../common/token.ts';
 import { verifyToken } from '../common/token.ts';
 import type { RelayConfig } from './config.ts';
-import type { RelayEngine } from './engine.ts';
-import { JoinRefused, REVOKED_MESSAGE } from './engine.ts';
+import { userKey } from './connection-keys.ts';
+import type { JoinClaims, RelayEngine, RoutedEnvelope } from './engine/contract.ts';
+import { JoinRefused, LABEL_TAKEN_MESSAGE, REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE } from './engine/refusals.ts';
 import type { EnvelopeFrame, JoinFrame } from './frames.ts';
 import { classify, out, renderEnvelope } from './frames.ts';
 import type { Conn, Hub } from './hub.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { TokenBucket } from './token-bucket.ts';
+import type { Scheduler } from './scheduler.ts';
+import type { Confirm } from './token-confirm.ts';
+import { needsConfirming } from './token-confirm.ts';
 
 export interface ConnectionDeps {
   config: RelayConfig;
@@ -20,9 +24,12 @@ export interface ConnectionDeps {
   hub: Hub;
   metrics: RelayMetrics;
   clock: Clock;
+  scheduler: Scheduler;
   keys: TokenKeys;
   /** Development without a secret: tokens are not checked. */
   insecure: boolean;
+  /** token.algorithm=djb2: asks auth whether it issued a djb2 token (SPEC §6.1). */
+  confirmToken?: Confirm;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
 
@@ -34,7 +41,7 @@ export function openConnection(ws: WebSocket, ip: string, deps: ConnectionDeps):
   const now = clock();
   const conn: Conn = {
     ws, ip, connectedAt: now, state: 'new', room: '', device: '', userId: null, deviceId: null,
-    held: null, inbox: null, alive: true, ended: null, catchUpBytes: 0, deliveredSeq: 0, notedSeq: 0, corked: false,
+    held: null, heldBytes: 0, inbox: null, alive: true, ended: null, deliveredSeq: 0, notedSeq: 0, corked: false, counted: [],
     messages: new TokenBucket(config['limits.messages.perSecond'], config['limits.messages.burst'], clock),
     bytes: new TokenBucket(config['limits.bytes.perSecond'], config['limits.bytes.perSecond'], clock),
   };
@@ -47,6 +54,7 @@ export function openConnection(ws: WebSocket, ip: string, deps: ConnectionDeps):
     conn.state = 'closed';
     hub.all.delete(conn);
     hub.remove(conn);
+    for (const key of conn.counted.splice(0)) deps.engine.connections.release(key);
   });
   // Socket errors (resets, protocol violations, over-size frames) end in 'close'; without a listener they would throw.
   ws.on('error', (err: Error & { code?: string }) => {
@@ -136,13 +144,26 @@ function refuse(conn: Conn, deps: ConnectionDeps, code: string, message: string,
   deps.hub.end(conn, code, message, closeCode);
 }
 
-/** Checks the token; answers the claims, null in insecure development, or an error code. */
-function checkToken(join: JoinFrame, deps: ConnectionDeps): { userId: number; deviceId: number } | null | string {
+/** Checks the token (djb2 ones with auth, once); answers the claims, null in insecure development, or an error code. */
+async function checkToken(join: JoinFrame, deps: ConnectionDeps): Promise<{ userId: number; deviceId: number } | null | string> {
   if (deps.insecure) return null;
   const claims = join.token !== null && join.token.length <= 1024 ? verifyToken(join.token, deps.keys) : null;
-  if (claims === null) return 'INVALID_TOKEN';
+  if (claims === null || join.token === null) return 'INVALID_TOKEN';
   if (deps.engine.revocations.isRevoked(claims.userId, claims.deviceId)) return 'TOKEN_REVOKED';
+  if (deps.keys.algorithm === 'djb2' && needsConfirming(join.token)) {
+    const confirmed = deps.confirmToken ? await deps.confirmToken(join.token) : null;
+    if (confirmed === null) return 'AUTH_UNAVAILABLE';
+    if (!confirmed) return 'INVALID_TOKEN';
+  }
   return claims;
+}
+
+/** Counts the connection for `key` (limits.user.connections); false when over the limit. */
+async function count(conn: Conn, key: string, limit: number, deps: ConnectionDeps): Promise<boolean> {
+  if (!(await deps.engine.connections.acquire(key, limit))) return false;
+  if (conn.state === 'closed') deps.engine.connections.release(key);
+  else conn.counted.push(key);
+  return true;
 }
 
 async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<void> {
@@ -154,16 +175,27 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
     const message = frame.kind === 'invalid' && code !== 'NOT_JOINED' ? frame.message : 'The first frame must be a join: {"type":"join","room":…,"device":…,"token":…}.';
     return refuse(conn, deps, code, message, POLICY);
   }
-  const claims = checkToken(frame, deps);
+  // Frames that arrive while the join is checked wait in the inbox.
+  conn.state = 'joining';
+  conn.inbox = [];
+  const claims = await checkToken(frame, deps);
+  if ((conn.state as Conn['state']) === 'closed') return;
   if (claims === 'INVALID_TOKEN') return refuse(conn, deps, 'INVALID_TOKEN', 'The device token is missing or not valid; sign in again.', POLICY);
   if (claims === 'TOKEN_REVOKED') return refuse(conn, deps, 'TOKEN_REVOKED', REVOKED_MESSAGE, POLICY);
+  if (claims === 'AUTH_UNAVAILABLE') return refuse(conn, deps, 'AUTH_UNAVAILABLE', 'The relay could not confirm this token with its auth service; try again shortly.', TRY_LATER);
+  let joinClaims: JoinClaims | undefined;
   if (claims !== null && typeof claims === 'object') {
+    if (engine.revocations.isRoomRemoved(frame.room)) return refuse(conn, deps, 'ROOM_FORBIDDEN', ROOM_REMOVED_MESSAGE, POLICY);
     const owner = roomOwnership(frame.room, claims.userId, deps.keys);
     if (owner === 'not-owner' || (owner === 'unregistered' && !config['rooms.allowUnregistered'])) {
       return refuse(conn, deps, 'ROOM_FORBIDDEN', owner === 'not-owner' ? 'This room belongs to another account.' : 'This relay only serves rooms issued by its auth service.', POLICY);
     }
+    joinClaims = { ...claims, claimRoom: owner === 'unregistered' && !config['rooms.unregistered.shared'] };
   }
   const previous = hub.get(frame.room, frame.device);
+  if (previous !== undefined && joinClaims !== undefined && previous.userId !== joinClaims.userId) {
+    return refuse(conn, deps, 'LABEL_TAKEN', LABEL_TAKEN_MESSAGE, POLICY);
+  }
   if (previous === undefined) {
     if (engine.rooms.devices(frame.room) === 0 && engine.rooms.count() >= config['limits.rooms']) {
       return refuse(conn, deps, 'RELAY_FULL', 'This relay serves as many rooms as it may; try again later.', TRY_LATER);
@@ -172,43 +204,46 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
       return refuse(conn, deps, 'ROOM_FULL', `This room already has ${config['limits.devicesPerRoom']} devices connected.`, TRY_LATER);
     }
   }
+  if (joinClaims !== undefined && !(await count(conn, userKey(joinClaims.userId), config['limits.user.connections'], deps))) {
+    return refuse(conn, deps, 'TOO_MANY_CONNECTIONS', `Your account has ${config['limits.user.connections']} connections open; close some first.`, TRY_LATER);
+  }
+  if ((conn.state as Conn['state']) === 'closed') return;
 
-  conn.state = 'joining';
-  conn.inbox = [];
   conn.room = frame.room;
   conn.device = frame.device;
-  if (claims !== null && typeof claims === 'object') {
-    conn.userId = claims.userId;
-    conn.deviceId = claims.deviceId;
+  if (joinClaims !== undefined) {
+    conn.userId = joinClaims.userId;
+    conn.deviceId = joinClaims.deviceId;
   }
-  if (previous !== undefined) hub.end(previous, 'REPLACED', 'The same device joined this room on a newer connection.', 4001);
+  const current = hub.get(frame.room, frame.device);
+  if (current !== undefined) hub.end(current, 'REPLACED', 'The same device joined this room on a newer connection.', 4001);
   conn.held = [];
   hub.add(conn);
   try {
-    const joined = await engine.rooms.join(frame.room, frame.device, conn.userId === null ? undefined : `${conn.userId}:${conn.deviceId}`);
+    const joined = await engine.rooms.join(frame.room, frame.device, joinClaims);
     // Closed while the engine answered: undo the membership the close could not yet remove.
     if ((conn.state as Conn['state']) === 'closed') return engine.rooms.leave(frame.room, frame.device);
-    const seq = await engine.buffer.currentSeq(frame.room);
-    hub.send(conn, out.joined(frame.room, frame.device, joined.isHost, joined.hostDevice, seq));
+    const { seq, epoch } = await engine.buffer.position(frame.room);
+    hub.send(conn, out.joined(frame.room, frame.device, joined.isHost, joined.hostDevice, seq, epoch));
     metrics.joins.labels('ok').inc();
-    const baseline = frame.lastSeq ?? (await engine.buffer.lastDelivered(frame.room, frame.device));
-    // Held live envelopes up to what the deltas frame carried are not sent twice.
+    // A join from another epoch (the room's sequence started again) catches up from the start, incomplete.
+    const otherEpoch = frame.epoch !== null && frame.epoch !== epoch;
+    const baseline = otherEpoch ? 0 : frame.lastSeq ?? (await engine.buffer.lastDelivered(frame.room, frame.device));
+    // Held live envelopes up to what the deltas pages carried are not sent twice.
     let upTo = 0;
     if (baseline !== null) {
-      upTo = baseline;
-      const { entries, complete } = await engine.buffer.replay(frame.room, baseline);
-      const mine = entries.filter((e) => e.from !== frame.device && (e.to === 'broadcast' || e.to === frame.device || (e.to === 'host' && joined.isHost)));
-      const deltas = out.deltas(frame.room, mine, complete);
-      hub.send(conn, deltas);
-      // A catch-up bigger than the send buffer limit must not get its reader cut off as a slow consumer.
-      conn.catchUpBytes = Buffer.byteLength(deltas);
-      metrics.replayed.inc(mine.length);
-      if (entries.length > 0) upTo = Math.max(upTo, entries[entries.length - 1].seq);
-      if (mine.length > 0) conn.deliveredSeq = mine[mine.length - 1].seq;
+      const mine = (e: RoutedEnvelope) => e.from !== frame.device && (e.to === 'broadcast' || e.to === frame.device || (e.to === 'host' && joined.isHost));
+      const last = await catchUp(conn, frame.room, baseline, mine, otherEpoch, deps);
+      if (last === null) return;
+      upTo = Math.max(baseline, last);
     }
     hub.release(conn, upTo);
   } catch (err) {
-    if (err instanceof JoinRefused) return refuse(conn, deps, err.code, err.message, err.closeCode);
+    if (err instanceof JoinRefused) {
+      // The label stays its holder's: this connection's place in the hub is given back without a leave.
+      hub.forget(conn);
+      return refuse(conn, deps, err.code, err.message, err.closeCode);
+    }
     deps.log.warn({ event: 'join.failed', err: (err as Error).message }, 'join failed');
     return refuse(conn, deps, 'BUFFER_UNAVAILABLE', 'The relay could not read its buffer; try again.', TRY_LATER);
   }
@@ -217,4 +252,36 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
   const inbox = conn.inbox ?? [];
   conn.inbox = null;
   for (const text of inbox) if (conn.state === 'joined' && conn.ended === null) handle(conn, text, Buffer.byteLength(text), deps);
+}
+
+/**
+ * Sends the catch-up after `baseline` in pages of about catchup.pageBytes (SPEC §6.1), each once the previous one
+ * drained, all with the catch-up's `complete` and all but the last with "more":true. Answers the highest seq read,
+ * or null when the connection closed meanwhile.
+ */
+async function catchUp(conn: Conn, room: string, baseline: number, mine: (e: RoutedEnvelope) => boolean, incomplete: boolean, deps: ConnectionDeps): Promise<number | null> {
+  const pageBytes = deps.config['catchup.pageBytes'];
+  let after = baseline;
+  let complete: boolean | null = null;
+  let page: RoutedEnvelope[] = [];
+  let bytes = 0;
+  for (;;) {
+    const r = await deps.engine.buffer.replay(room, after, Math.max(1, pageBytes - bytes));
+    complete ??= r.complete && !incomplete;
+    for (const e of r.entries) {
+      after = e.seq;
+      if (!mine(e)) continue;
+      page.push(e);
+      bytes += e.text.length;
+    }
+    const more = r.more && r.entries.length > 0;
+    if (more && bytes < pageBytes) continue;
+    const sent = await deps.hub.sendPage(conn, out.deltas(room, page, complete, more));
+    deps.metrics.replayed.inc(page.length);
+    if (page.length > 0) conn.deliveredSeq = page[page.length - 1].seq;
+    if (!sent) return null;
+    if (!more) return after;
+    page = [];
+    bytes = 0;
+  }
 }

@@ -1,7 +1,7 @@
 // The relay's frames (SPEC §6): inbound text classified and validated once, outbound frames rendered here.
 // Envelopes are forwarded with the relay's fields first and `payload` last, never looking inside `payload`.
 
-export const LIMITS = { room: 255, device: 128, token: 1024, msgId: 64, to: 128 } as const;
+export const LIMITS = { room: 255, device: 128, token: 1024, msgId: 64, to: 128, epoch: 64 } as const;
 
 export interface JoinFrame {
   kind: 'join';
@@ -9,6 +9,8 @@ export interface JoinFrame {
   device: string;
   token: string | null;
   lastSeq: number | null;
+  /** The room epoch `lastSeq` belongs to (SPEC §6.1), when the client sent one. */
+  epoch: string | null;
 }
 
 export interface EnvelopeFrame {
@@ -54,16 +56,22 @@ export function classify(text: string): Inbound {
     if (lastSeq !== undefined && lastSeq !== null && !(Number.isSafeInteger(lastSeq) && (lastSeq as number) >= 0)) {
       return bad('BAD_JOIN', '"lastSeq" must be a whole number of 0 or more.');
     }
+    if (obj.epoch !== undefined && obj.epoch !== null && !isLabel(obj.epoch, LIMITS.epoch)) {
+      return bad('BAD_JOIN', `"epoch" must be a string of 1 to ${LIMITS.epoch} characters.`);
+    }
     return {
       kind: 'join', room: obj.room, device: obj.device,
       token: typeof obj.token === 'string' && obj.token !== '' ? obj.token : null,
       lastSeq: typeof lastSeq === 'number' ? lastSeq : null,
+      epoch: typeof obj.epoch === 'string' ? obj.epoch : null,
     };
   }
   if (obj.to !== undefined) {
     const msgId = obj.msgId;
     const validMsgId = typeof msgId === 'string' && msgId.length > 0 && msgId.length <= LIMITS.msgId;
     if (msgId !== undefined && msgId !== null && !validMsgId) return bad('BAD_ENVELOPE', `"msgId" must be a string of 1 to ${LIMITS.msgId} characters.`);
+    // Relay frames are typed, envelopes are not (SPEC §6.1): a typed envelope could pass for a relay frame.
+    if (obj.type !== undefined) return bad('BAD_ENVELOPE', 'An envelope must not carry "type": relay frames are typed, envelopes are not.', validMsgId ? msgId : undefined);
     if (!isLabel(obj.to, LIMITS.to)) return bad('BAD_ENVELOPE', `"to" must be "host", "broadcast" or a device label of at most ${LIMITS.to} characters.`, validMsgId ? msgId : undefined);
     return { kind: 'envelope', from: obj.from, room: obj.room, to: obj.to, msgId: validMsgId ? msgId : null, fields: obj };
   }
@@ -89,17 +97,19 @@ export function renderEnvelope(e: EnvelopeFrame, from: string, room: string, now
 
 export const out = {
   pong: '{"type":"pong"}',
-  joined: (room: string, device: string, host: boolean, hostDevice: string, seq: number) =>
-    JSON.stringify({ type: 'joined', room, device, host, hostDevice, seq }),
+  joined: (room: string, device: string, host: boolean, hostDevice: string, seq: number, epoch: string) =>
+    JSON.stringify({ type: 'joined', room, device, host, hostDevice, seq, epoch }),
   error: (code: string, error: string, msgId?: string | null) =>
     JSON.stringify(msgId ? { type: 'error', code, error, msgId } : { type: 'error', code, error }),
   ack: (msgId: string, seq: number) => JSON.stringify({ type: 'ack', msgId, seq }),
   host: (room: string, device: string) => JSON.stringify({ type: 'host', room, device }),
   presence: (room: string, device: string, state: 'joined' | 'left') => JSON.stringify({ type: 'presence', room, device, state }),
-  deltas: (room: string, entries: Array<{ seq: number; from: string; text: string; createdAt: number }>, complete: boolean) =>
+  /** One page of a catch-up (SPEC §6.1): every page carries the catch-up's `complete`, all but the last `more`. */
+  deltas: (room: string, entries: Array<{ seq: number; from: string; text: string; createdAt: number }>, complete: boolean, more = false) =>
     JSON.stringify({
       type: 'deltas', room,
       deltas: entries.map((e) => ({ seq: e.seq, deviceId: e.from, payload: e.text, createdAt: e.createdAt })),
       complete,
+      ...(more ? { more: true } : {}),
     }),
 };

@@ -6,6 +6,7 @@ import { clientErrorHandler, makeErrorHandler, notFoundHandler, trustOneProxy } 
 import { loggerOptions } from '../common/log.ts';
 import { VERSION } from '../common/version.ts';
 import type { RelayConfig } from './config.ts';
+import type { EngineHealth } from './engine/contract.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { CONSOLE_JS } from './page/console-bundle.ts';
 import type { PullerState } from './revocations.ts';
@@ -19,16 +20,16 @@ export interface HealthSource {
   buffered(): number;
   revocations(): { authUrl: string | null; known: number; state: PullerState | null };
   devMode: boolean;
-  /** Cluster mode: this node's view of the cluster. */
-  cluster?: () => { redis: 'connected' | 'down'; nodeId: string; roomsLocal: number; roomsRemote: number };
+  /** The engine's status and fields (cluster: this node's view of the cluster). */
+  engine: () => EngineHealth;
 }
 
 export function healthBody(src: HealthSource) {
   const rev = src.revocations();
-  const cluster = src.cluster?.();
+  const engine = src.engine();
   return {
     ok: true as const,
-    status: cluster?.redis === 'down' || rev.state?.secretRejected ? 'degraded' : 'ok',
+    status: engine.status === 'degraded' || rev.state?.secretRejected ? 'degraded' : 'ok',
     version: VERSION,
     uptimeSeconds: Math.round((src.clock() - src.startedAt) / 1000),
     rooms: src.rooms(),
@@ -42,7 +43,7 @@ export function healthBody(src: HealthSource) {
       lastSuccess: rev.state?.lastSuccess ? new Date(rev.state.lastSuccess).toISOString() : null,
       error: rev.state?.lastError ?? null,
     },
-    ...(cluster ? { cluster } : {}),
+    ...engine.fields,
   };
 }
 

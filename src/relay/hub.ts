@@ -2,11 +2,11 @@
 // host and presence frames, closes with an error frame; slow consumers are cut off here.
 import type { WebSocket } from 'ws';
 import type { Clock } from '../common/clock.ts';
-import type { RelayEngine, RoomEvent, RoutedEnvelope } from './engine.ts';
-import { REVOKED_MESSAGE } from './engine.ts';
+import type { RelayEngine, RoomEvent, RoutedEnvelope } from './engine/contract.ts';
+import { REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE } from './engine/refusals.ts';
 import { out } from './frames.ts';
 import type { RelayMetrics } from './metrics.ts';
-import { SlotMap } from './slot-map.ts';
+import type { Scheduler } from './scheduler.ts';
 import type { TokenBucket } from './token-bucket.ts';
 
 export interface Conn {
@@ -19,8 +19,9 @@ export interface Conn {
   /** Whose token joined (null in development mode without a secret). */
   userId: number | null;
   deviceId: number | null;
-  /** Live envelopes held back while the catch-up frame is prepared (null when not catching up). */
+  /** Live envelopes held back while the catch-up pages are sent (null when not catching up), and their bytes. */
   held: RoutedEnvelope[] | null;
+  heldBytes: number;
   /** Frames that arrived while the join was being processed. */
   inbox: string[] | null;
   alive: boolean;
@@ -33,8 +34,8 @@ export interface Conn {
   notedSeq: number;
   /** True while the socket is corked for a fan-out batch (hub.ts). */
   corked: boolean;
-  /** Extra unsent bytes tolerated while a large catch-up frame drains (its size); cleared once drained. */
-  catchUpBytes: number;
+  /** The connection-counter keys it holds (engine.connections), given back at close. */
+  counted: string[];
 }
 
 const OPEN = 1;
@@ -47,39 +48,44 @@ export interface Hub {
   /** Removes a joined connection (if it still holds its label) and tells the room table. */
   remove(conn: Conn): void;
   send(conn: Conn, data: string | Buffer): void;
+  /** Sends one catch-up page; resolves once it is written out (true) or the connection is gone (false). */
+  sendPage(conn: Conn, data: string): Promise<boolean>;
+  /** Takes back a connection's place that the engine refused, without a leave (the label stays its holder's). */
+  forget(conn: Conn): void;
   /** Sends an error frame and closes with `code`; the close handler will not treat it as a leave if `replaced`. */
   end(conn: Conn, errCode: string, message: string, closeCode: number): void;
   /** Delivers envelopes held during catch-up that the deltas frame did not already contain. */
   release(conn: Conn, afterSeq: number): void;
-  /** Closes (TOKEN_REVOKED) the connections whose token's device `isRevoked`; answers them. */
-  revoke(isRevoked: (userId: number, deviceId: number) => boolean): Conn[];
+  /** Closes the connections whose token's device (TOKEN_REVOKED) or room (ROOM_FORBIDDEN) `isRevoked`; answers them. */
+  revoke(isRevoked: (userId: number, deviceId: number, room: string) => boolean): Conn[];
   /** Tells the engine what each connection was delivered (catch-up without lastSeq starts there). */
   syncDelivered(): void;
 }
 
-export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; clock: Clock; sendBufferBytes: number }): Hub {
+export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; clock: Clock; scheduler: Scheduler; sendBufferBytes: number }): Hub {
   const { engine, metrics, clock } = deps;
-  const rooms = new SlotMap<Map<string, Conn>>();
+  const rooms = new Map<string, Map<string, Conn>>();
   const all = new Set<Conn>();
 
   function send(conn: Conn, data: string | Buffer): void {
     const ws = conn.ws;
     if (ws.readyState !== OPEN) return;
-    if (conn.catchUpBytes > 0 && ws.bufferedAmount <= deps.sendBufferBytes) conn.catchUpBytes = 0;
-    if (conn.corked && ws.bufferedAmount > deps.sendBufferBytes + conn.catchUpBytes) {
+    if (conn.corked && ws.bufferedAmount > deps.sendBufferBytes) {
       // Corked frames of this batch count as unsent: hand them to the kernel before judging the reader slow.
       const socket = socketOf(conn);
       socket?.uncork();
       socket?.cork();
     }
-    if (ws.bufferedAmount > deps.sendBufferBytes + conn.catchUpBytes) {
-      metrics.drop('slow_consumer');
-      // The error frame and the close (1008) queue behind what it has not read; end() cuts it off after 2 s.
-      end(conn, 'SLOW_CONSUMER', 'You did not read what the relay sent fast enough; reconnect and catch up.', 1008, true);
-      return;
-    }
+    if (ws.bufferedAmount > deps.sendBufferBytes) return slow(conn);
     ws.send(data, { binary: false });
     metrics.bytesOut.inc(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
+  }
+
+  /** A reader that does not keep up is cut off; it catches up from the buffer when it returns. */
+  function slow(conn: Conn): void {
+    metrics.drop('slow_consumer');
+    // The error frame and the close (1008) queue behind what it has not read; end() cuts it off after 2 s.
+    end(conn, 'SLOW_CONSUMER', 'You did not read what the relay sent fast enough; reconnect and catch up.', 1008, true);
   }
 
   /** The connection's TCP socket (ws keeps it as `_socket`). */
@@ -112,6 +118,9 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
   function deliver(conn: Conn, e: RoutedEnvelope, bytes: Buffer): number {
     if (conn.held !== null) {
       conn.held.push(e);
+      // Held while the catch-up pages drain: past the send-buffer cap this reader is slow too.
+      conn.heldBytes += e.text.length;
+      if (conn.heldBytes > deps.sendBufferBytes && conn.ended === null) slow(conn);
       return 0;
     }
     cork(conn);
@@ -136,7 +145,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     else send(conn, out.error(errCode, message));
     if (conn.ws.readyState === OPEN) conn.ws.close(closeCode, errCode);
     // A peer that never completes the closing handshake is cut off.
-    setTimeout(() => conn.ws.terminate(), 2000).unref();
+    deps.scheduler.after(2000, () => conn.ws.terminate());
   }
 
   engine.buffer.onDurable((batch) => inBatch(() => {
@@ -188,10 +197,36 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
       engine.rooms.leave(conn.room, conn.device);
     },
     send,
+    sendPage(conn, data) {
+      const ws = conn.ws;
+      if (ws.readyState !== OPEN || conn.ended !== null) return Promise.resolve(false);
+      if (ws.bufferedAmount > deps.sendBufferBytes) {
+        slow(conn);
+        return Promise.resolve(false);
+      }
+      metrics.bytesOut.inc(Buffer.byteLength(data));
+      return new Promise((resolve) => {
+        const closed = () => resolve(false);
+        ws.once('close', closed);
+        ws.send(data, { binary: false }, (err) => {
+          ws.off('close', closed);
+          resolve(!err && ws.readyState === OPEN && conn.ended === null);
+        });
+      });
+    },
+    forget(conn) {
+      conn.held = null;
+      conn.heldBytes = 0;
+      const members = rooms.get(conn.room);
+      if (members === undefined || members.get(conn.device) !== conn) return;
+      members.delete(conn.device);
+      if (members.size === 0) rooms.delete(conn.room);
+    },
     end,
     release(conn, afterSeq) {
       const held = conn.held ?? [];
       conn.held = null;
+      conn.heldBytes = 0;
       inBatch(() => {
         let sent = 0;
         for (const e of held) if (e.seq > afterSeq) sent += deliver(conn, e, Buffer.from(e.text));
@@ -204,9 +239,13 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     revoke(isRevoked) {
       const closed: Conn[] = [];
       for (const conn of all) {
-        if (conn.userId !== null && conn.deviceId !== null && conn.ended === null && isRevoked(conn.userId, conn.deviceId)) closed.push(conn);
+        if (conn.userId !== null && conn.deviceId !== null && conn.ended === null && isRevoked(conn.userId, conn.deviceId, conn.room)) closed.push(conn);
       }
-      for (const conn of closed) this.end(conn, 'TOKEN_REVOKED', REVOKED_MESSAGE, 1008);
+      for (const conn of closed) {
+        // The same question for the device alone tells which of the two was revoked.
+        if (conn.room !== '' && !isRevoked(conn.userId as number, conn.deviceId as number, '')) this.end(conn, 'ROOM_FORBIDDEN', ROOM_REMOVED_MESSAGE, 1008);
+        else this.end(conn, 'TOKEN_REVOKED', REVOKED_MESSAGE, 1008);
+      }
       return closed;
     },
   };

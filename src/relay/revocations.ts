@@ -1,7 +1,8 @@
 // Pulls revocations from hone-auth every second (SPEC §5/§6), keeps them in the engine's store and closes the
 // revoked devices' live connections. When auth is unreachable the relay keeps serving and logs the failure.
 import { hmacHex } from '../common/token.ts';
-import type { Revocation, RevocationStore } from './engine.ts';
+import type { Revocation, RevocationStore } from './engine/contract.ts';
+import type { Scheduler, Timer } from './scheduler.ts';
 
 export interface PullerState {
   ok: boolean | null;
@@ -25,18 +26,20 @@ export interface PullerDeps {
   onResult(ok: boolean): void;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
   clock: () => number;
+  scheduler: Scheduler;
 }
 
 const FAILURE_LOG_EVERY_MS = 60_000;
 
 function isRevocation(v: unknown): v is Revocation {
   const r = v as Revocation;
-  return typeof r === 'object' && r !== null && Number.isSafeInteger(r.userId) && Number.isSafeInteger(r.deviceId) && typeof r.revokedAt === 'string';
+  return typeof r === 'object' && r !== null && Number.isSafeInteger(r.userId) && Number.isSafeInteger(r.deviceId) && typeof r.revokedAt === 'string'
+    && (r.roomId === undefined || (typeof r.roomId === 'string' && r.roomId.length > 0 && r.roomId.length <= 255));
 }
 
 export function startRevocationPuller(deps: PullerDeps): { state: PullerState; stop(): void; pullNow(): Promise<void> } {
   const state: PullerState = { ok: null, lastSuccess: null, lastError: null, secretRejected: false };
-  let timer: NodeJS.Timeout | null = null;
+  let timer: Timer | null = null;
   let stopped = false;
   let lastFailureLog = 0;
   let running: Promise<void> | null = null;
@@ -91,8 +94,7 @@ export function startRevocationPuller(deps: PullerDeps): { state: PullerState; s
     running = pull().finally(() => {
       running = null;
       if (!stopped) {
-        timer = setTimeout(loop, deps.intervalMs);
-        timer.unref();
+        timer = deps.scheduler.after(deps.intervalMs, loop);
       }
     });
   }
@@ -102,7 +104,7 @@ export function startRevocationPuller(deps: PullerDeps): { state: PullerState; s
     state,
     stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      timer?.cancel();
     },
     async pullNow() {
       if (running) await running;

@@ -1,28 +1,30 @@
 // Builds a relay from injected config, clock, engine and fetch: HTTP port, WebSocket port, revocation pulls.
 // What tests call; app.ts adds only the command line and signals.
 import type { AddressInfo } from 'node:net';
-import { Gauge } from 'prom-client';
 import type { Clock } from '../common/clock.ts';
 import { systemClock } from '../common/clock.ts';
-import { createRateLimiter } from '../common/rate-limit.ts';
 import type { TokenKeys } from '../common/token.ts';
-import { createClusterEngine } from './cluster/engine.ts';
-import type { ClusterLog } from './cluster/engine.ts';
+import type { ClusterLog } from './engine/redis/engine.ts';
+import { createEngine } from './engine/create.ts';
 import type { RelayConfig } from './config.ts';
 import { isInsecureDev } from './config.ts';
 import type { ConnectionDeps } from './connection.ts';
-import type { RelayEngine } from './engine.ts';
+import type { RelayEngine } from './engine/contract.ts';
+import { revocationKey } from './engine/refusals.ts';
 import { buildHttp } from './http.ts';
 import { createHub } from './hub.ts';
 import { createMetrics } from './metrics.ts';
 import { startRevocationPuller } from './revocations.ts';
-import { createLocalRooms } from './rooms.ts';
-import { openSqliteState } from './sqlite-buffer.ts';
+import type { Scheduler } from './scheduler.ts';
+import { systemScheduler } from './scheduler.ts';
+import { createTokenConfirmer } from './token-confirm.ts';
 import { createWsPort } from './ws-server.ts';
 
 export interface RelayDeps {
   config: RelayConfig;
   clock?: Clock;
+  /** Timers (default: the real ones); tests pass theirs with the clock to drive time. */
+  scheduler?: Scheduler;
   /** The engine (room table, seq, buffer, revocations); default: Redis when cluster.redis is set, else this process + SQLite at sqlite.path. */
   engine?: RelayEngine;
   fetch?: typeof fetch;
@@ -41,56 +43,26 @@ export interface RelayServer {
   redisDownAtStart: boolean;
 }
 
-/** The single-relay engine: rooms in memory, everything durable in SQLite, trimmed every second. */
-export function createLocalEngine(config: RelayConfig, clock: Clock): RelayEngine {
-  const ttlMs = config['buffer.ttl.seconds'] * 1000;
-  const state = openSqliteState({ path: config['sqlite.path'], ttlMs, clock });
-  const rooms = createLocalRooms({ handOverMs: ttlMs, clock });
-  const trim = setInterval(() => {
-    try {
-      state.trim();
-    } catch {
-      // Disk full or I/O error: the next turn tries again; envelope writes report their own failures.
-    }
-  }, 100);
-  trim.unref();
-  return {
-    buffer: state.buffer,
-    rooms,
-    revocations: state.revocations,
-    async close() {
-      clearInterval(trim);
-      rooms.close();
-      await state.close();
-    },
-  };
-}
-
 const urlOf = (host: string, port: number, scheme: string) => `${scheme}://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
 export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
+  const scheduler = deps.scheduler ?? systemScheduler;
   const startedAt = clock();
   // The cluster engine logs through the HTTP server's logger once that exists.
   const clusterLog: { log: ClusterLog } = { log: { info() {}, warn() {} } };
-  const engine = deps.engine ?? (config['cluster.redis'] ? createClusterEngine(config, clock, clusterLog) : createLocalEngine(config, clock));
-  // A node starts serving once Redis answers, or degraded (joins refused) after 5 s.
-  const redisDownAtStart = engine.cluster ? !(await engine.cluster.whenReady(5000)) : false;
+  const engine = deps.engine ?? createEngine(config, clock, scheduler, clusterLog);
+  // A cluster node starts serving once Redis answers, or degraded (joins refused) after 5 s.
+  const redisDownAtStart = !(await engine.ready(5000));
   const keys: TokenKeys = { secret: config['auth.secret'], previousSecret: config['auth.previousSecret'], algorithm: config['token.algorithm'] };
   // Gauges are read at scrape time, when `hub` exists.
   const metrics = createMetrics({
     connections: () => hub.all.size, rooms: () => engine.rooms.count(),
     buffered: () => engine.buffer.size(), revocations: () => engine.revocations.count(),
   });
-  const cluster = engine.cluster;
-  if (cluster) {
-    new Gauge({
-      name: 'hone_relay_cluster_redis_up', help: 'Cluster mode: 1 while this node reaches Redis, else 0.', registers: [metrics.registry],
-      collect() { this.set(cluster.redisUp() ? 1 : 0); },
-    });
-  }
-  const hub = createHub({ engine, metrics, clock, sendBufferBytes: config['limits.sendBuffer.bytes'] });
+  engine.registerMetrics(metrics.registry);
+  const hub = createHub({ engine, metrics, clock, scheduler, sendBufferBytes: config['limits.sendBuffer.bytes'] });
 
   let puller: ReturnType<typeof startRevocationPuller> | null = null;
   let ports = { http: 0, ws: 0 };
@@ -100,18 +72,21 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
       startedAt, clock, devMode: isInsecureDev(config),
       rooms: () => engine.rooms.count(), connections: () => hub.all.size, buffered: () => engine.buffer.size(),
       revocations: () => ({ authUrl: config['auth.url'] || null, known: engine.revocations.count(), state: puller?.state ?? null }),
-      cluster: cluster ? () => cluster.health() : undefined,
+      engine: () => engine.health(),
     },
   });
   const log = http.log;
   clusterLog.log = log;
-  if (redisDownAtStart && engine.cluster) {
-    log.warn({ event: 'cluster.redis.down', nodeId: engine.cluster.nodeId },
+  if (redisDownAtStart) {
+    log.warn({ event: 'cluster.redis.down', ...engine.health().fields },
       'cluster: Redis did not answer within 5 s of start; serving degraded (joins refused, envelopes answered BUFFER_UNAVAILABLE) until it does');
   }
-  const connDeps: ConnectionDeps = { config, engine, hub, metrics, clock, keys, insecure: isInsecureDev(config), log };
+  const confirmToken = config['token.algorithm'] === 'djb2' && config['auth.url'] && config['auth.secret']
+    ? createTokenConfirmer({ authUrl: config['auth.url'], secret: config['auth.secret'], fetch: deps.fetch ?? fetch, clock })
+    : undefined;
+  const connDeps: ConnectionDeps = { config, engine, hub, metrics, clock, scheduler, keys, insecure: isInsecureDev(config), log, confirmToken };
   const perIp = { limit: config['limits.connections.perIpPerMinute'], windowMs: 60_000 };
-  const ws = createWsPort({ ...connDeps, perIp: cluster ? cluster.rateLimiter(perIp) : createRateLimiter({ ...perIp, clock }) });
+  const ws = createWsPort({ ...connDeps, perIp: engine.rateLimiter(perIp) });
 
   try {
     await http.listen({ host: config.host, port: config.port });
@@ -129,10 +104,10 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
     throw err;
   }
 
-  // Revoked devices' live connections are closed in one pass per batch: a page pulled from auth here, or (cluster)
-  // what another node learnt.
-  const closeRevoked = (devices: Set<string>, from: 'auth' | 'cluster') => {
-    for (const c of hub.revoke((u, d) => devices.has(`${u}:${d}`))) {
+  // Revoked devices' and removed projects' live connections are closed in one pass per batch: a page pulled from
+  // auth here, or (cluster) what another node learnt.
+  const closeRevoked = (keys: Set<string>, from: 'auth' | 'cluster') => {
+    for (const c of hub.revoke((u, d, room) => keys.has(revocationKey({ userId: u, deviceId: d })) || keys.has(revocationKey({ userId: u, deviceId: 0, roomId: room })))) {
       log.info({ event: 'revocation.applied', userId: c.userId, deviceId: c.deviceId, from }, 'device revoked');
     }
   };
@@ -140,8 +115,8 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   if (config['auth.url'] && config['auth.secret']) {
     puller = startRevocationPuller({
       authUrl: config['auth.url'], secret: config['auth.secret'], store: engine.revocations, fetch: deps.fetch ?? fetch,
-      intervalMs: 1000, clock, log,
-      onRevoked: (page) => closeRevoked(new Set(page.map((r) => `${r.userId}:${r.deviceId}`)), 'auth'),
+      intervalMs: 1000, clock, scheduler, log,
+      onRevoked: (page) => closeRevoked(new Set(page.map(revocationKey)), 'auth'),
       onResult: (ok) => metrics.revocationPulls.labels(ok ? 'ok' : 'failed').inc(),
     });
   }

@@ -7,6 +7,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { errorBody } from '../common/http-errors.ts';
 import type { AsyncRateLimiter, RateLimiter, Verdict } from '../common/rate-limit.ts';
 import type { RelayConfig } from './config.ts';
+import { addressKey } from './connection-keys.ts';
 import type { ConnectionDeps } from './connection.ts';
 import { openConnection } from './connection.ts';
 import { out } from './frames.ts';
@@ -70,22 +71,33 @@ export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter | Async
     socket.on('error', () => socket.destroy());
     if (!accepting) return stopping(socket);
     const ip = clientIp(req, config.trustProxy);
-    const verdict = deps.perIp.hit(ip);
+    const key = addressKey(ip);
     // A cluster counts the connection in Redis first; the socket's bytes wait unread meanwhile.
-    if (verdict instanceof Promise) void verdict.then((v) => upgrade(req, socket, head, ip, v));
-    else upgrade(req, socket, head, ip, verdict);
+    void Promise.all([deps.perIp.hit(key), deps.engine.connections.acquire(key, config['limits.ip.connections'])])
+      .then(([verdict, counted]) => upgrade(req, socket, head, ip, verdict, counted ? key : null));
   });
 
   function stopping(socket: Duplex): void {
     socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   }
 
-  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string, verdict: Verdict): void {
-    if (!accepting) return stopping(socket);
+  /** `counted`: the address's key when limits.ip.connections let it in (given back when the socket closes). */
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string, verdict: Verdict, counted: string | null): void {
+    if (!accepting || socket.destroyed) {
+      if (counted !== null) deps.engine.connections.release(counted);
+      return stopping(socket);
+    }
+    let handed = false;
+    if (counted !== null) socket.once('close', () => { if (!handed) deps.engine.connections.release(counted); });
     wss.handleUpgrade(req, socket, head, (ws) => {
+      handed = true;
       const conn = openConnection(ws, ip, deps);
+      if (counted !== null) conn.counted.push(counted);
       if (!verdict.allowed) {
         return hub.end(conn, 'TOO_MANY_CONNECTIONS', `More than ${config['limits.connections.perIpPerMinute']} connections a minute from your address; wait a minute.`, 1013);
+      }
+      if (counted === null) {
+        return hub.end(conn, 'TOO_MANY_CONNECTIONS', `${config['limits.ip.connections']} connections are open from your address; close some first.`, 1013);
       }
       if (hub.all.size > config['limits.connections']) {
         return hub.end(conn, 'RELAY_FULL', 'This relay has as many connections as it may take; try again later.', 1013);
@@ -96,7 +108,7 @@ export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter | Async
   const heartbeatMs = config['ws.heartbeat.seconds'] * 1000;
   const joinTimeoutMs = config['join.timeout.seconds'] * 1000;
   let lastBeat = deps.clock();
-  const sweep = setInterval(() => {
+  const sweep = deps.scheduler.every(Math.min(1000, heartbeatMs), () => {
     const now = deps.clock();
     const beat = now - lastBeat >= heartbeatMs;
     if (beat) lastBeat = now;
@@ -117,8 +129,7 @@ export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter | Async
         conn.ws.ping();
       } catch {}
     }
-  }, Math.min(1000, heartbeatMs));
-  sweep.unref();
+  });
 
   return {
     server,
@@ -128,7 +139,7 @@ export function createWsPort(deps: ConnectionDeps & { perIp: RateLimiter | Async
       return new Promise((resolve) => server.close(() => resolve()));
     },
     close() {
-      clearInterval(sweep);
+      sweep.cancel();
       for (const conn of hub.all) conn.ws.terminate();
       wss.close();
       server.closeAllConnections();

@@ -4,8 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Command, Redis } from 'ioredis';
-import { evalshaWithCallback } from '../../src/relay/cluster/callback-command.ts';
-import type { Arg } from '../../src/relay/cluster/callback-command.ts';
+import { evalshaWithCallback } from '../../src/relay/engine/redis/callback-command.ts';
+import type { Arg } from '../../src/relay/engine/redis/callback-command.ts';
 import { SHARED_REDIS } from '../helpers/cluster.ts';
 import { runSnippet, srcModule } from '../helpers/process.ts';
 
@@ -90,7 +90,7 @@ describe('relay cluster: EVALSHA answered through a callback', () => {
   test('a callback that throws does not keep the other commands from their answers, and surfaces as an uncaught exception', () => {
     // In a child process, which records the uncaught exceptions. Replies (ioredis guards those), then the commands
     // failed together when the connection closes (one loop in ioredis, guarded by callback-command.ts).
-    const module = srcModule('relay/cluster/callback-command.ts');
+    const module = srcModule('relay/engine/redis/callback-command.ts');
     const code = `
       import { Redis } from 'ioredis';
       import { evalshaWithCallback } from ${JSON.stringify(module)};
@@ -114,6 +114,25 @@ describe('relay cluster: EVALSHA answered through a callback', () => {
     assert.deepEqual(lines.filter((l) => l.startsWith('uncaught:')), ['uncaught:callback bug 3', 'uncaught:callback bug 13'], r.stdout + r.stderr);
     const answered = lines.filter((l) => l.startsWith('answered:')).map((l) => l.slice(9).split(','));
     assert.deepEqual(answered, [Array.from({ length: 10 }, (_, i) => `m${i}=${2 * i}`), Array(10).fill('error')]);
+  });
+
+  test('behaviour it relies on: ioredis builds the command through initPromise, so no command holds a promise or closure of its own', async () => {
+    // What ioredis is handed for two commands: if ioredis stopped calling initPromise (or called it before the fields
+    // it reads exist), each command would carry a fresh promise and per-command resolve/reject closures again.
+    const sent: any[] = [];
+    const spy = Object.create(conn, { sendCommand: { value: (command: any) => { sent.push(command); return conn.sendCommand(command); } } });
+    const a = run(spy, ECHO, 1, ['k', 'a', 1]);
+    const b = run(spy, ECHO, 1, ['k', 'b', 2]);
+    await Promise.all([a.done, b.done]);
+    assert.equal(sent.length, 2);
+    assert.equal(sent[0].promise, sent[1].promise, 'one shared promise, not one per command');
+    assert.equal(sent[0].resolve, sent[1].resolve, 'one shared resolve function, not a closure per command');
+    assert.equal(sent[0].reject, sent[1].reject);
+    assert.deepEqual([sent[0].isSettled, sent[0].isResolved], [true, true], 'ioredis settled it through the shared resolve');
+    assert.deepEqual(a.calls, [{ err: null, reply: ['k', 'a', 2, 2] }]);
+    // The version it was measured and written against (package.json pins it exactly).
+    const { createRequire } = await import('node:module');
+    assert.equal(createRequire(import.meta.url)('ioredis/package.json').version, '6.0.0');
   });
 
   test('the ioredis internals it replaces are still there (a rename would silently bring the promise back)', () => {

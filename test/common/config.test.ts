@@ -1,5 +1,5 @@
 // KEY=VALUE configuration (SPEC §2): file parsing, HONE_* overrides, validation errors that name the key,
-// unknown keys refused; the cross-key rules of hone-auth; SQLite files (mode, bad paths).
+// unknown keys warned about; the cross-key rules of hone-auth; SQLite files (mode, bad paths).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { prepareSqliteFile } from '../../src/common/sqlite-file.ts';
 import { authConfigSchema, checkAuthConfig, newUserTier } from '../../src/auth/config.ts';
 import { migrate, openDatabase } from '../../src/auth/db/database.ts';
 import { checkRelayConfig, relayConfigSchema } from '../../src/relay/config.ts';
-import { openSqliteState } from '../../src/relay/sqlite-buffer.ts';
+import { openSqliteState } from '../../src/relay/engine/local/sqlite-state.ts';
 
 const schema = {
   host: { type: 'string', default: '0.0.0.0', doc: 'bind' },
@@ -172,13 +172,21 @@ describe('loadConfig', () => {
     assert.ok(!e.message.includes('TOPSECRET'));
   });
 
-  test('an unknown key stops the start, naming file:line, the key and the likely intended one', () => {
-    configError(() => load({ file: file('host=h\nprot=8445\n') }), ':2:', 'unknown key "prot"', 'did you mean port?');
-    configError(() => load({ file: file('frobnicate=1\n') }), 'unknown key "frobnicate"');
+  test('an unknown key is warned about (SPEC §2), naming file:line, the key and the likely intended one', () => {
+    const warned = (run: (warn: (m: string) => void) => unknown) => {
+      const w: string[] = [];
+      run((m) => w.push(m));
+      return w;
+    };
+    assert.deepEqual(warned((warn) => load({ file: file('host=h\nprot=8445\n'), warn })).map((m) => m.replace(/^.*?:2:/, ':2:')),
+      [':2: unknown key "prot" is ignored (did you mean port?)']);
+    assert.match(warned((warn) => load({ file: file('frobnicate=1\n'), warn }))[0], /unknown key "frobnicate" is ignored$/);
     // The same rule for both programs' real schemas (they share loadConfig).
     const typo = file('smtp.hostname=mail.example.com\n');
-    configError(() => loadConfig(authConfigSchema, { env: {}, file: typo }), `${typo}:1`, 'unknown key "smtp.hostname"', 'did you mean smtp.host?');
-    configError(() => loadConfig(relayConfigSchema, { env: {}, file: file('cluster.redisUrl=redis://x\n') }), 'unknown key "cluster.redisUrl"', 'did you mean cluster.redis?');
+    assert.deepEqual(warned((warn) => loadConfig(authConfigSchema, { env: {}, file: typo, warn })),
+      [`${typo}:1: unknown key "smtp.hostname" is ignored (did you mean smtp.host?)`]);
+    assert.match(warned((warn) => loadConfig(relayConfigSchema, { env: {}, file: file('cluster.redisUrl=redis://x\n'), warn }))[0],
+      /unknown key "cluster\.redisUrl" is ignored \(did you mean cluster\.redis\?\)/);
   });
 
   test('explicit: the keys given in the file, the environment or overrides', () => {

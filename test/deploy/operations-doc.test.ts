@@ -90,10 +90,10 @@ test("the relay's /health row names every field /health answers (cluster mode in
   const body = healthBody({
     startedAt: 0, clock: () => 0, rooms: () => 0, connections: () => 0, buffered: () => 0, devMode: false,
     revocations: () => ({ authUrl: 'http://a', known: 0, state }),
-    cluster: () => ({ redis: 'connected', nodeId: 'n', roomsLocal: 0, roomsRemote: 0 }),
+    engine: () => ({ status: 'ok', fields: { cluster: { redis: 'connected', nodeId: 'n', roomsLocal: 0, roomsRemote: 0 } } }),
   });
   const row = doc().split('\n').find((l) => l.startsWith('| hone-relay | 8443 (`port`) | `/health` |'));
   assert.ok(row, 'the /health row');
-  const fields = [...Object.keys(body), ...Object.keys(body.revocations), ...Object.keys(body.cluster ?? {})];
+  const fields = [...Object.keys(body), ...Object.keys(body.revocations), ...Object.keys((body as { cluster?: object }).cluster ?? {})];
   for (const f of fields) assert.ok(row.includes(`"${f}"`), `/health field ${f} is missing from the row`);
 });

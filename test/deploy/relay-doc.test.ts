@@ -1,5 +1,5 @@
 // docs/relay.md cannot drift from the relay's code where that can be checked mechanically: the config keys and log
-// events it names exist, every metric and drop reason is listed, every logged event is in its log tables, and every
+// events (and source files) it names exist, every metric and drop reason is listed, every logged event is in its log tables, and every
 // error code the relay sends is in the error table with the close code the code uses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,8 +48,14 @@ function documentedEvents(): Set<string> {
 test('the config keys and log events it names exist', () => {
   const events = new Set([...loggedEvents()].filter(([, p]) => p.includes('relay') || p.includes('common')).map(([e]) => e));
   const keys = new Set(Object.keys(relayConfigSchema));
-  const files = new Set(['relay.conf.example']);
+  const files = new Set(['relay.conf.example', 'relay.db']);
+  const sourceFiles = new Set(SOURCES.map((s) => s.name.split('/').pop()));
   for (const word of new Set(ticked(DOC))) {
+    // A source file it names exists under src/relay.
+    if (/^[\w-]+\.ts$/.test(word)) {
+      assert.ok(sourceFiles.has(word), `docs/relay.md names \`${word}\`: no such file under src/relay`);
+      continue;
+    }
     // A dotted lower-case name is a config key, a log event or a file.
     if (!/^[a-z]+(\.[a-zA-Z]+)+$/.test(word)) continue;
     assert.ok(keys.has(word) || events.has(word) || files.has(word), `docs/relay.md names \`${word}\`: neither a relay config key nor a logged event`);

@@ -10,9 +10,11 @@ import { signToken } from '../../src/common/token.ts';
 import type { TokenAlgorithm } from '../../src/common/token.ts';
 import { relayConfigSchema } from '../../src/relay/config.ts';
 import type { RelayConfig } from '../../src/relay/config.ts';
-import { buildRelay, createLocalEngine } from '../../src/relay/server.ts';
-import type { RelayEngine } from '../../src/relay/engine.ts';
+import { buildRelay } from '../../src/relay/server.ts';
+import { createLocalEngine } from '../../src/relay/engine/local/engine.ts';
+import type { RelayEngine } from '../../src/relay/engine/contract.ts';
 import { systemClock } from '../../src/common/clock.ts';
+import type { Scheduler } from '../../src/relay/scheduler.ts';
 import { TEST_SECRET } from './auth.ts';
 
 export { TEST_SECRET };
@@ -242,12 +244,60 @@ export interface TestRelay {
   /** Connects and joins; throws unless the answer is `joined`. Returns the client with `joinedFrame`. */
   device(room: string, label: string, opts?: JoinOptions & { userId?: number; deviceId?: number }): Promise<RelayClient & { joinedFrame: any }>;
   health(): Promise<{ status: number; body: any }>;
+  /** Moves time on: the relay's own clock and timers with `manualTime`, else (and a cluster's Redis) real time. */
+  advance(ms: number): Promise<void>;
+  /** Pulls revocations from auth now (normally every second). */
+  pullRevocations(): Promise<void>;
   metrics(): Promise<{ status: number; contentType: string; text: string }>;
+  /** Every node's /metrics text (a single relay: its own). */
+  metricsOfEveryNode(): Promise<string[]>;
   /** Closes every client it made, then the relay; keeps the SQLite file when `keepFiles`. */
   close(opts?: { keepFiles?: boolean }): Promise<void>;
 }
 
+/** A clock and timers a test moves: `advance(ms)` runs whatever falls due on the way, in order. */
+export interface ManualTime {
+  clock: () => number;
+  scheduler: Scheduler;
+  advance(ms: number): Promise<void>;
+}
+
+export function manualTime(start = Date.now()): ManualTime {
+  let now = start;
+  let ids = 0;
+  const timers = new Map<number, { at: number; every: number; fn: () => void }>();
+  const add = (ms: number, fn: () => void, every: number) => {
+    const id = ++ids;
+    timers.set(id, { at: now + Math.max(0, ms), every, fn });
+    return { cancel: () => void timers.delete(id) };
+  };
+  // A turn of the event loop after each timer, so the I/O it started (socket writes, closes) happens in between.
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  return {
+    clock: () => now,
+    scheduler: { after: (ms, fn) => add(ms, fn, 0), every: (ms, fn) => add(ms, fn, Math.max(1, ms)) },
+    async advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        let due: [number, { at: number; every: number; fn: () => void }] | null = null;
+        for (const entry of timers) if (entry[1].at <= end && (due === null || entry[1].at < due[1].at)) due = entry;
+        if (due === null) break;
+        const [id, t] = due;
+        now = t.at;
+        if (t.every > 0) t.at += t.every;
+        else timers.delete(id);
+        t.fn();
+        await turn();
+      }
+      now = end;
+      await turn();
+    },
+  };
+}
+
 export interface StartRelayOptions {
+  /** The relay runs on a clock and timers the test moves with `TestRelay.advance` (a cluster's Redis keeps real time). */
+  manualTime?: boolean;
   clock?: () => number;
   fetch?: typeof fetch;
   /** Reuse a SQLite file (a restart); default a fresh temporary folder. */
@@ -268,8 +318,10 @@ export async function startRelay(values: Partial<RelayConfig> = {}, opts: StartR
     'limits.connections.perIpPerMinute': 100_000,
     ...values,
   });
-  const engine = opts.wrapEngine?.(createLocalEngine(config, opts.clock ?? systemClock));
-  const relay = await buildRelay({ config, clock: opts.clock, fetch: opts.fetch, engine });
+  const time = opts.manualTime ? manualTime() : null;
+  const clock = time?.clock ?? opts.clock;
+  const engine = opts.wrapEngine?.(createLocalEngine(config, clock ?? systemClock, time?.scheduler));
+  const relay = await buildRelay({ config, clock, scheduler: time?.scheduler, fetch: opts.fetch, engine });
   const clients = new Set<RelayClient>();
   const connect = async (o: { timeoutMs?: number; headers?: Record<string, string> } = {}) => {
     const c = await RelayClient.connect(relay.wsUrl, o);
@@ -278,6 +330,8 @@ export async function startRelay(values: Partial<RelayConfig> = {}, opts: StartR
   };
   return {
     httpUrl: relay.httpUrl, wsUrl: relay.wsUrl, config, dir, sqlitePath, connect,
+    pullRevocations: () => relay.pullRevocations(),
+    advance: (ms) => (time ? time.advance(ms) : sleep(ms)),
     async device(room, label, o = {}) {
       const c = (await connect()) as RelayClient & { joinedFrame: any };
       const tok = o.token === undefined ? token(o.userId ?? 1, o.deviceId ?? 1) : o.token;
@@ -296,6 +350,9 @@ export async function startRelay(values: Partial<RelayConfig> = {}, opts: StartR
     async metrics() {
       const res = await fetch(relay.httpUrl + '/metrics');
       return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text() };
+    },
+    async metricsOfEveryNode() {
+      return [(await (await fetch(relay.httpUrl + '/metrics')).text())];
     },
     async close(o = {}) {
       for (const c of clients) c.terminate();

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteState } from '../../src/relay/sqlite-buffer.ts';
-import type { SqliteState } from '../../src/relay/sqlite-buffer.ts';
+import { openSqliteState } from '../../src/relay/engine/local/sqlite-state.ts';
+import type { SqliteState } from '../../src/relay/engine/local/sqlite-state.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hone-relay-buffer-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,7 +26,7 @@ test('replay, the window and complete; counters and the buffer survive a reopen'
   clock.now += 30_000;
   assert.deepEqual(await accept(state, 'r1', 2), [4, 5]);
   await accept(state, 'r2', 1);
-  let r = await state.buffer.replay('r1', 2);
+  let r = await state.buffer.replay('r1', 2, 1e9);
   assert.deepEqual(r.entries.map((e) => e.seq), [3, 4, 5]);
   assert.equal(r.complete, true);
   assert.equal(r.entries[0].text, '{"seq":3,"n":2}');
@@ -34,15 +34,15 @@ test('replay, the window and complete; counters and the buffer survive a reopen'
 
   state = openSqliteState({ path, ttlMs: 60_000, clock: () => clock.now });
   assert.equal(state.buffer.size(), 6);
-  assert.equal(await state.buffer.currentSeq('r1'), 5);
+  assert.equal((await state.buffer.position('r1')).seq, 5);
   clock.now += 40_000; // the first three are now older than the window
   state.trim();
   assert.equal(state.buffer.size(), 3);
-  r = await state.buffer.replay('r1', 0);
+  r = await state.buffer.replay('r1', 0, 1e9);
   assert.deepEqual(r.entries.map((e) => e.seq), [4, 5]);
   assert.equal(r.complete, false, 'seqs 1-3 left the buffer');
-  assert.equal((await state.buffer.replay('r1', 3)).complete, true);
-  assert.equal((await state.buffer.replay('r1', 99)).complete, false, 'a lastSeq the room never reached');
+  assert.equal((await state.buffer.replay('r1', 3, 1e9)).complete, true);
+  assert.equal((await state.buffer.replay('r1', 99, 1e9)).complete, false, 'a lastSeq the room never reached');
   clock.now += 120_000;
   state.trim();
   await state.close();
@@ -77,7 +77,7 @@ test('a schema-1 buffer (messages keyed by room and seq) is moved into the log a
     PRAGMA user_version = 1;`);
   old.close();
   const state = openSqliteState({ path, ttlMs: 60_000, clock: Date.now });
-  const r = await state.buffer.replay('r', 6);
+  const r = await state.buffer.replay('r', 6, 1e9);
   assert.deepEqual(r.entries.map((e) => [e.seq, e.text]), [[7, '{"seq":7}']]);
   assert.deepEqual(await accept(state, 'r', 1), [8]);
   // The msgId is still recognised as a duplicate after the move.

@@ -87,11 +87,12 @@ describe('hone-relay command line', () => {
   test('serves /health on the configured port from a config file, warns without auth.url, exits 0 on SIGTERM', async () => {
     const [port, wsPort] = [await freePort(), await freePort()];
     const conf = join(dir, 'relay.conf');
-    writeFileSync(conf, `auth.secret=${SECRET}\nhost=127.0.0.1\nport=${port}\nws.port=${wsPort}\nsqlite.path=${join(dir, 'serve', 'relay.db')}\n`);
+    writeFileSync(conf, `auth.secret=${SECRET}\nhost=127.0.0.1\nport=${port}\nws.port=${wsPort}\nsqlite.path=${join(dir, 'serve', 'relay.db')}\nfrobnicate=1\n`);
     const { child, done, out } = start(['--config', conf], {});
     const urls = await listening(out);
     assert.equal(urls.http, `http://127.0.0.1:${port}`);
     assert.equal(urls.ws, `ws://127.0.0.1:${wsPort}`);
+    assert.match(out(), /unknown key "frobnicate" is ignored/);
     assert.match(out(), /auth\.url is empty/);
     const health = await (await fetch(`${urls.http}/health`)).json() as { status: string; version: string };
     assert.equal(health.status, 'ok');

@@ -167,6 +167,9 @@ async function normaliseEmails(db: Kysely<any>): Promise<void> {
   }
 }
 
+/** Removed projects reach relays through the revocation feed: a revocation may name a room. */
+const ROOM_REVOCATIONS = ['ALTER TABLE revocations ADD COLUMN roomId VARCHAR(255) NULL'];
+
 function statements(list: Record<Dialect, string[]>, dialect: Dialect): Migration {
   return {
     async up(db: Kysely<any>) {
@@ -187,6 +190,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
             await normaliseEmails(db);
           },
         },
+        '004_room_revocations': statements({ mysql: ROOM_REVOCATIONS, sqlite: ROOM_REVOCATIONS }, dialect),
       };
     },
   };

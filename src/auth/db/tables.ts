@@ -69,6 +69,8 @@ export interface RevocationsTable {
   userId: number;
   deviceId: number;
   revokedAt: string;
+  /** A removed project's room (deviceId 0): relays refuse joins to it. */
+  roomId: string | null;
 }
 
 export interface Database {

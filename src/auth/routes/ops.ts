@@ -22,10 +22,13 @@ export function opsRoutes(app: FastifyInstance, ctx: AuthContext, version: strin
       limitByIp(ctx, request);
       throw new HttpError(401, 'UNAUTHORIZED', 'Send "Authorization: Hone-Relay <HMAC-SHA256 of revocations|<since>>".');
     }
-    const rows = await ctx.db.selectFrom('revocations').select(['id', 'userId', 'deviceId', 'revokedAt'])
+    const rows = await ctx.db.selectFrom('revocations').select(['id', 'userId', 'deviceId', 'revokedAt', 'roomId'])
       .where('id', '>', Number(since || 0)).orderBy('id').limit(REVOCATIONS_PAGE).execute();
     const cursor = rows.length ? String(rows[rows.length - 1].id) : since;
-    return { ok: true, revoked: rows.map((r) => ({ userId: r.userId, deviceId: r.deviceId, revokedAt: toIso(r.revokedAt) })), cursor };
+    return {
+      ok: true, cursor,
+      revoked: rows.map((r) => ({ userId: r.userId, deviceId: r.deviceId, revokedAt: toIso(r.revokedAt), ...(r.roomId ? { roomId: r.roomId } : {}) })),
+    };
   });
 
   app.get('/health', async (_request, reply) => {

@@ -34,7 +34,7 @@ export function projectRoutes(app: FastifyInstance, ctx: AuthContext): void {
   app.delete('/auth/project/:id', { schema: { params: S.idParams } }, async (request) => {
     const me = await authenticate(ctx, request);
     const id = S.idOf(request.params);
-    if (!(await removeProject(ctx.db, me.userId, id))) throw new HttpError(404, 'PROJECT_NOT_FOUND', `You have no project with id ${id}.`);
+    if (!(await removeProject(ctx.db, me.userId, id, ctx.clock()))) throw new HttpError(404, 'PROJECT_NOT_FOUND', `You have no project with id ${id}.`);
     return { ok: true };
   });
 

@@ -67,9 +67,16 @@ export async function listProjects(db: Db, userId: number): Promise<ProjectRow[]
   return db.selectFrom('projects').selectAll().where('userId', '=', userId).orderBy('id').execute();
 }
 
-export async function removeProject(db: Db, userId: number, projectId: number): Promise<boolean> {
-  const r = await db.deleteFrom('projects').where('id', '=', projectId).where('userId', '=', userId).executeTakeFirst();
-  return Number(r.numDeletedRows) > 0;
+/** Deletes the user's project and records its room's revocation, so relays refuse joins to it (SPEC §6.1). */
+export async function removeProject(db: Db, userId: number, projectId: number, now: number): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('projects').select('roomId').where('id', '=', projectId).where('userId', '=', userId).executeTakeFirst();
+    if (!row) return false;
+    const r = await trx.deleteFrom('projects').where('id', '=', projectId).where('userId', '=', userId).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) return false;
+    await trx.insertInto('revocations').values({ userId, deviceId: 0, roomId: row.roomId, revokedAt: toDbTime(now) }).execute();
+    return true;
+  });
 }
 
 export function projectView(row: ProjectRow) {

@@ -2,7 +2,8 @@
 // acked when Redis answers; fan-out comes back through the slot channel on every node, the sender's included.
 import type { Mark } from '../delivery-marks.ts';
 import { markKey, raiseMark } from '../delivery-marks.ts';
-import type { AcceptCallback, IncomingEnvelope, MessageBuffer, RoutedEnvelope } from '../engine.ts';
+import type { AcceptCallback, IncomingEnvelope, MessageBuffer, RoutedEnvelope } from '../contract.ts';
+import { randomBytes } from 'node:crypto';
 import type { Fanout } from './fanout.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace } from './wire.ts';
@@ -22,18 +23,18 @@ export interface ClusterBuffer extends MessageBuffer {
   close(): Promise<void>;
 }
 
-export function parseReplay(room: string, reply: unknown[]): { seq: number; entries: RoutedEnvelope[] } {
+export function parseReplay(room: string, reply: unknown[]): { seq: number; more: boolean; entries: RoutedEnvelope[] } {
   const entries: RoutedEnvelope[] = [];
-  for (let i = 1; i + 4 < reply.length; i += 5) {
+  for (let i = 2; i + 4 < reply.length; i += 5) {
     entries.push({
       room, seq: Number(reply[i]), createdAt: Number(reply[i + 1]), from: String(reply[i + 2]), to: String(reply[i + 3]),
       text: String(reply[i + 4]), receivedAt: 0,
     });
   }
-  return { seq: Number(reply[0]), entries };
+  return { seq: Number(reply[0]), more: Number(reply[1]) === 1, entries };
 }
 
-export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fanout: () => Fanout; ttlMs: number }): ClusterBuffer {
+export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fanout: () => Fanout; ttlMs: number; roomBytes: number }): ClusterBuffer {
   const { pair, keys, ttlMs } = deps;
   const listeners: Array<(batch: RoutedEnvelope[]) => void> = [];
   const delivered = new Map<string, Mark>();
@@ -75,8 +76,8 @@ export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fan
       if (!pair.up()) return done(new Error('Redis is unreachable'), 0, false);
       accepting++;
       const msgKey = e.msgId === null ? keys.seq(e.room) : keys.msg(e.room, e.from, e.msgId);
-      const args = [keys.seq(e.room), keys.buf(e.room), msgKey, keys.bufRooms, keys.buffered,
-        e.room, e.from, e.to, e.head, e.tail, ttlMs, keys.channel(e.room), e.msgId === null ? 0 : 1, e.receivedAt];
+      const args = [keys.seq(e.room), keys.log(e.room), msgKey, keys.bufRooms, keys.buffered, keys.bytes(e.room),
+        e.room, e.from, e.to, e.head, e.tail, ttlMs, keys.channel(e.room), e.msgId === null ? 0 : 1, e.receivedAt, deps.roomBytes];
       pair.scripts.honeAccept(args, (err, reply) => {
         try {
           if (err) return done(err, 0, false);
@@ -96,16 +97,17 @@ export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fan
     fan(batch) {
       for (const l of listeners) l(batch);
     },
-    async currentSeq(room) {
-      return Number((await pair.cmd.get(keys.seq(room))) ?? 0);
+    async position(room) {
+      const [seq, epoch] = await pair.scripts.honePosition(keys.seq(room), keys.epoch(room), randomBytes(8).toString('hex'));
+      return { seq: Number(seq), epoch: String(epoch) };
     },
-    async replay(room, afterSeq) {
-      const { seq, entries } = parseReplay(room, await pair.scripts.honeReplay(keys.seq(room), keys.buf(room), afterSeq, ttlMs));
+    async replay(room, afterSeq, maxBytes) {
+      const { seq, more, entries } = parseReplay(room, await pair.scripts.honeReplay(keys.seq(room), keys.log(room), afterSeq, ttlMs, maxBytes));
       // Live envelopes up to `seq` reach this node's fan-out before the caller stops holding them back.
       await deps.fanout().settled(room, seq, 1000);
-      if (afterSeq > seq) return { entries: [], complete: false };
+      if (afterSeq > seq) return { entries: [], complete: false, more: false };
       const complete = afterSeq >= seq || (entries.length > 0 && entries[0].seq === afterSeq + 1);
-      return { entries, complete };
+      return { entries, complete, more };
     },
     async lastDelivered(room, device) {
       const mine = delivered.get(markKey(room, device));

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { evalshaWithCallback } from './callback-command.ts';
 import type { Arg, ReplyCallback } from './callback-command.ts';
-import { ACCEPT, DELIVERED, ELECT, HITS, HOUSEKEEP, JOIN, LEAVE, REPLAY, STATE } from './scripts.ts';
+import { ACCEPT, CONNS, DELIVERED, ELECT, HITS, HOUSEKEEP, JOIN, LEAVE, POSITION, REPLAY, STATE } from './scripts.ts';
 
 type Reply = Promise<unknown[]>;
 
@@ -13,7 +13,9 @@ type Reply = Promise<unknown[]>;
 export interface Scripts {
   /** Run once per envelope, so it answers through a callback: see callback-command.ts. Keys first, as in ACCEPT. */
   honeAccept(args: Arg[], done: ReplyCallback): void;
-  honeReplay(seqKey: string, bufKey: string, ...argv: Arg[]): Reply;
+  honeReplay(seqKey: string, logKey: string, ...argv: Arg[]): Reply;
+  honePosition(seqKey: string, epochKey: string, ...argv: Arg[]): Reply;
+  honeConns(...argv: Arg[]): Promise<number>;
   honeJoin(...argv: Arg[]): Reply;
   honeLeave(...argv: Arg[]): Promise<number>;
   honeElect(...argv: Arg[]): Promise<number>;
@@ -100,8 +102,10 @@ export function connectRedis(url: string): RedisPair {
   };
   const acceptSha = register(ACCEPT);
   const scripts: Scripts = {
-    honeAccept: (args, done) => evalshaWithCallback(cmd, acceptSha, 5, args, done, onScriptError),
+    honeAccept: (args, done) => evalshaWithCallback(cmd, acceptSha, 6, args, done, onScriptError),
     honeReplay: run(REPLAY, 2),
+    honePosition: run(POSITION, 2),
+    honeConns: run(CONNS, 0),
     honeJoin: run(JOIN, 0),
     honeLeave: run(LEAVE, 0),
     honeElect: run(ELECT, 0),

@@ -1,14 +1,16 @@
 // The single relay's durable state in SQLite (node:sqlite, WAL): an append-only log of routed envelopes, room
 // sequence numbers, what each device label was delivered, and revocations. One transaction per event-loop turn.
+import { randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
-import type { Clock } from '../common/clock.ts';
-import { prepareSqliteFile } from '../common/sqlite-file.ts';
+import type { Clock } from '../../../common/clock.ts';
+import { prepareSqliteFile } from '../../../common/sqlite-file.ts';
 import type { Checkpointer } from './checkpointer.ts';
-import type { Mark } from './delivery-marks.ts';
-import { markKey, raiseMark } from './delivery-marks.ts';
+import type { Mark } from '../delivery-marks.ts';
+import { markKey, raiseMark } from '../delivery-marks.ts';
 import { startCheckpointer } from './checkpointer.ts';
-import type { AcceptCallback, IncomingEnvelope, MessageBuffer, Revocation, RevocationStore, RoutedEnvelope } from './engine.ts';
+import type { AcceptCallback, IncomingEnvelope, MessageBuffer, Revocation, RevocationStore, RoutedEnvelope } from '../contract.ts';
+import { revocationKey } from '../refusals.ts';
 
 // The log is a plain rowid table appended in arrival order: an insert touches the last page only, and trimming
 // the window deletes a prefix of ids. Lookups by room go through an in-memory index (RoomLog) built at start.
@@ -24,7 +26,11 @@ CREATE INDEX IF NOT EXISTS delivered_updatedAt ON delivered (updatedAt);
 CREATE TABLE IF NOT EXISTS revocations (
   userId INTEGER NOT NULL, deviceId INTEGER NOT NULL, revokedAt TEXT NOT NULL, PRIMARY KEY (userId, deviceId)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS revoked_rooms (room TEXT PRIMARY KEY, revokedAt TEXT NOT NULL) WITHOUT ROWID;
 `;
+
+/** Schema 3: each room's epoch (SPEC §6.1), the identity of its sequence, kept with the counter. */
+const TO_V3 = 'ALTER TABLE room_seq ADD COLUMN epoch TEXT';
 
 /** Schema 1 kept envelopes in a `messages` table keyed by (room, seq); moved into `log` in arrival order. */
 const FROM_V1 = `
@@ -55,11 +61,22 @@ interface DedupeEntry {
   waiting: AcceptCallback[] | null;
 }
 
-/** A room's buffered envelopes in seq order: their seqs and log ids, live from `head`. */
+/** A room's buffered envelopes in seq order: their seqs, log ids and text sizes, live from `head`. */
 interface RoomLog {
   seqs: number[];
   ids: number[];
+  sizes: number[];
   head: number;
+  /** Bytes of the live entries, and when the newest was written. */
+  bytes: number;
+  lastAt: number;
+}
+
+/** A room's sequence counter: assigned (in memory), durable (written to the log), and its epoch. */
+interface RoomSeq {
+  assigned: number;
+  durable: number;
+  epoch: string;
 }
 
 export interface SqliteState {
@@ -67,12 +84,16 @@ export interface SqliteState {
   revocations: RevocationStore;
   /** Drops envelopes older than the window; once a second also writes counters and marks. Housekeeping timer. */
   trim(): void;
+  /** Whether the room has envelopes within the window (its claim on an unregistered room lasts while it does). */
+  hasBuffered(room: string): boolean;
   close(): Promise<void>;
 }
 
 export interface SqliteStateOptions {
   path: string;
   ttlMs: number;
+  /** limits.room.bufferBytes: past it a room's oldest envelopes leave the buffer. */
+  roomBytes?: number;
   clock: Clock;
   synchronous?: 'normal' | 'full';
 }
@@ -86,7 +107,8 @@ function openDb(path: string, synchronous: 'normal' | 'full'): DatabaseSync {
   try {
     db.exec(SCHEMA);
     if (version === 1) db.exec(FROM_V1);
-    db.exec('PRAGMA user_version = 2');
+    if (version < 3) db.exec(TO_V3);
+    db.exec('PRAGMA user_version = 3');
     db.exec('COMMIT');
   } catch (err) {
     db.exec('ROLLBACK');
@@ -114,10 +136,11 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     byId: st('SELECT sender, target, text, createdAt FROM log WHERE id = ?'),
     trimTo: st('DELETE FROM log WHERE id <= ?'),
     trimOld: st('DELETE FROM log WHERE createdAt < ?'),
-    scan: st('SELECT id, room, seq, sender, msgId, createdAt FROM log ORDER BY id'),
-    allSeqs: st('SELECT room, seq FROM room_seq'),
-    getSeq: st('SELECT seq FROM room_seq WHERE room = ?'),
-    upsertSeq: st('INSERT INTO room_seq (room, seq, updatedAt) VALUES (?, ?, ?) ON CONFLICT (room) DO UPDATE SET seq = MAX(seq, excluded.seq), updatedAt = excluded.updatedAt'),
+    scan: st('SELECT id, room, seq, sender, msgId, createdAt, length(CAST(text AS BLOB)) AS size FROM log ORDER BY id'),
+    evict: st('DELETE FROM log WHERE id = ?'),
+    allSeqs: st('SELECT room, seq, epoch FROM room_seq'),
+    getSeq: st('SELECT seq, epoch FROM room_seq WHERE room = ?'),
+    upsertSeq: st('INSERT INTO room_seq (room, seq, updatedAt, epoch) VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET seq = MAX(seq, excluded.seq), updatedAt = excluded.updatedAt, epoch = excluded.epoch'),
     getDelivered: st('SELECT seq FROM delivered WHERE room = ? AND device = ?'),
     putDelivered: st('INSERT INTO delivered (room, device, seq, updatedAt) VALUES (?, ?, ?, ?) ON CONFLICT (room, device) DO UPDATE SET seq = MAX(seq, excluded.seq), updatedAt = excluded.updatedAt'),
     trimDelivered: st('DELETE FROM delivered WHERE updatedAt < ?'),
@@ -125,9 +148,12 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     putRevoked: st('INSERT OR IGNORE INTO revocations (userId, deviceId, revokedAt) VALUES (?, ?, ?)'),
     getMeta: st('SELECT value FROM meta WHERE key = ?'),
     putMeta: st('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    allRevokedRooms: st('SELECT room FROM revoked_rooms'),
+    putRevokedRoom: st('INSERT OR IGNORE INTO revoked_rooms (room, revokedAt) VALUES (?, ?)'),
   };
+  const roomBytes = opts.roomBytes ?? Number.MAX_SAFE_INTEGER;
 
-  const seqs = new Map<string, { assigned: number; durable: number }>();
+  const seqs = new Map<string, RoomSeq>();
   const logs = new Map<string, RoomLog>();
   const dedupe = new Map<string, DedupeEntry>();
   const delivered = new Map<string, Mark>();
@@ -152,16 +178,27 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
   let nextId = 1;
   let buffered = 0;
   const stored = new Map<string, number>();
-  for (const r of q.allSeqs.all() as Array<{ room: string; seq: number }>) stored.set(r.room, r.seq);
-  for (const row of q.scan.all() as Array<{ id: number; room: string; seq: number; sender: string; msgId: string | null; createdAt: number }>) {
-    appendToLog(row.room, row.seq, row.id);
+  const epochs = new Map<string, string>();
+  for (const r of q.allSeqs.all() as Array<{ room: string; seq: number; epoch: string | null }>) {
+    stored.set(r.room, r.seq);
+    if (r.epoch !== null) epochs.set(r.room, r.epoch);
+  }
+  for (const row of q.scan.all() as Array<{ id: number; room: string; seq: number; sender: string; msgId: string | null; createdAt: number; size: number }>) {
+    appendToLog(row.room, row.seq, row.id, row.size, row.createdAt);
     stored.set(row.room, Math.max(stored.get(row.room) ?? 0, row.seq));
     if (row.msgId !== null) dedupe.set(dedupeKey(row.room, row.sender, row.msgId), { seq: row.seq, at: row.createdAt, waiting: null });
     nextId = row.id + 1;
     buffered++;
     mark(row.id, row.createdAt);
   }
-  for (const [room, seq] of stored) seqs.set(room, { assigned: seq, durable: seq });
+  for (const [room, seq] of stored) seqs.set(room, { assigned: seq, durable: seq, epoch: epochs.get(room) ?? newEpoch(room, seq) });
+
+  /** A room whose counter has no epoch yet (new, or from schema 2) gets one, written at once. */
+  function newEpoch(room: string, seq: number): string {
+    const epoch = randomBytes(8).toString('hex');
+    q.upsertSeq.run(room, seq, clock(), epoch);
+    return epoch;
+  }
 
   /** Notes that ids up to `id` were written at `at` (coalesced: a mark covers MARK_MS, so the list stays short). */
   function mark(id: number, at: number): void {
@@ -170,18 +207,52 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     else marks.push([id, at]);
   }
 
-  function appendToLog(room: string, seq: number, id: number): void {
+  function appendToLog(room: string, seq: number, id: number, size: number, at: number): void {
     let log = logs.get(room);
-    if (log === undefined) logs.set(room, (log = { seqs: [], ids: [], head: 0 }));
+    if (log === undefined) logs.set(room, (log = { seqs: [], ids: [], sizes: [], head: 0, bytes: 0, lastAt: 0 }));
     log.seqs.push(seq);
     log.ids.push(id);
+    log.sizes.push(size);
+    log.bytes += size;
+    log.lastAt = at;
   }
 
-  function roomSeq(room: string): { assigned: number; durable: number } {
+  /** Moves the room's live start past its oldest entry (left the window or evicted). */
+  function dropOldest(log: RoomLog): void {
+    log.bytes -= log.sizes[log.head];
+    log.head++;
+  }
+
+  /** limits.room.bufferBytes: the oldest envelopes of the rooms just written leave the buffer first. */
+  function evictOverLimit(rooms: Iterable<string>): void {
+    const ids: number[] = [];
+    for (const room of rooms) {
+      const log = logs.get(room);
+      while (log !== undefined && log.bytes > roomBytes && log.head < log.ids.length - 1) {
+        ids.push(log.ids[log.head]);
+        dropOldest(log);
+      }
+    }
+    if (ids.length === 0) return;
+    try {
+      db.exec('BEGIN');
+      for (const id of ids) q.evict.run(id);
+      db.exec('COMMIT');
+      buffered -= ids.length;
+    } catch {
+      // Left in the file, but out of the index: never replayed, and gone with the window.
+      try {
+        db.exec('ROLLBACK');
+      } catch {}
+    }
+  }
+
+  function roomSeq(room: string): RoomSeq {
     let s = seqs.get(room);
     if (s === undefined) {
-      const seq = (q.getSeq.get(room) as { seq: number } | undefined)?.seq ?? 0;
-      s = { assigned: seq, durable: seq };
+      const row = q.getSeq.get(room) as { seq: number; epoch: string | null } | undefined;
+      const seq = row?.seq ?? 0;
+      s = { assigned: seq, durable: seq, epoch: row?.epoch ?? newEpoch(room, seq) };
       seqs.set(room, s);
     }
     return s;
@@ -203,7 +274,7 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
   function writeState(now: number): void {
     for (const room of dirtySeqs) {
       const s = seqs.get(room);
-      if (s) q.upsertSeq.run(room, s.durable, now);
+      if (s) q.upsertSeq.run(room, s.durable, now, s.epoch);
     }
     dirtySeqs.clear();
     for (const key of dirtyDelivered) {
@@ -241,12 +312,13 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     }
     let id = firstId;
     for (const { envelope: e } of batch) {
-      appendToLog(e.room, e.seq, id++);
+      appendToLog(e.room, e.seq, id++, Buffer.byteLength(e.text), e.createdAt);
       const s = roomSeq(e.room);
       s.durable = e.seq;
       dirtySeqs.add(e.room);
     }
     buffered += batch.length;
+    evictOverLimit(new Set(batch.map((p) => p.envelope.room)));
     mark(nextId - 1, now);
     const envelopes = batch.map((p) => p.envelope);
     for (const listener of listeners) listener(envelopes);
@@ -307,24 +379,32 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     onDurable(listener) {
       listeners.push(listener);
     },
-    currentSeq(room) {
-      return roomSeq(room).assigned;
-    },
-    async replay(room, afterSeq) {
+    async position(room) {
       const s = roomSeq(room);
-      if (afterSeq > s.assigned) return { entries: [], complete: false };
+      return { seq: s.assigned, epoch: s.epoch };
+    },
+    async replay(room, afterSeq, maxBytes) {
+      const s = roomSeq(room);
+      if (afterSeq > s.assigned) return { entries: [], complete: false, more: false };
       const log = logs.get(room);
       const cutoff = clock() - ttlMs;
       const entries: RoutedEnvelope[] = [];
+      let more = false;
       if (log !== undefined) {
+        let bytes = 0;
         for (let i = firstAfter(log, afterSeq); i < log.seqs.length; i++) {
+          if (bytes >= maxBytes) {
+            more = true;
+            break;
+          }
           const row = q.byId.get(log.ids[i]) as { sender: string; target: string; text: string; createdAt: number } | undefined;
           if (row === undefined || row.createdAt < cutoff) continue;
           entries.push({ room, seq: log.seqs[i], from: row.sender, to: row.target, text: row.text, createdAt: row.createdAt, receivedAt: 0 });
+          bytes += log.sizes[i];
         }
       }
       const complete = afterSeq >= s.durable || (entries.length > 0 && entries[0].seq === afterSeq + 1);
-      return { entries, complete };
+      return { entries, complete, more };
     },
     async lastDelivered(room, device) {
       const mem = delivered.get(markKey(room, device));
@@ -343,23 +423,28 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
   };
 
   const revokedSet = new Set<string>();
-  for (const r of q.allRevoked.all() as Array<{ userId: number; deviceId: number }>) revokedSet.add(`${r.userId}:${r.deviceId}`);
+  for (const r of q.allRevoked.all() as Array<{ userId: number; deviceId: number }>) revokedSet.add(revocationKey(r));
+  for (const r of q.allRevokedRooms.all() as Array<{ room: string }>) revokedSet.add(revocationKey({ userId: 0, deviceId: 0, roomId: r.room }));
   let cursor = (q.getMeta.get('revocations.cursor') as { value: string } | undefined)?.value ?? '';
 
   const revocations: RevocationStore = {
-    isRevoked: (userId, deviceId) => revokedSet.has(`${userId}:${deviceId}`),
+    isRevoked: (userId, deviceId) => revokedSet.has(revocationKey({ userId, deviceId })),
+    isRoomRemoved: (room) => revokedSet.has(revocationKey({ userId: 0, deviceId: 0, roomId: room })),
     cursor: () => cursor,
     add(revoked: Revocation[], next: string) {
       db.exec('BEGIN');
       try {
-        for (const r of revoked) q.putRevoked.run(r.userId, r.deviceId, r.revokedAt);
+        for (const r of revoked) {
+          if (r.roomId) q.putRevokedRoom.run(r.roomId, r.revokedAt);
+          else q.putRevoked.run(r.userId, r.deviceId, r.revokedAt);
+        }
         q.putMeta.run('revocations.cursor', next);
         db.exec('COMMIT');
       } catch (err) {
         db.exec('ROLLBACK');
         throw err;
       }
-      for (const r of revoked) revokedSet.add(`${r.userId}:${r.deviceId}`);
+      for (const r of revoked) revokedSet.add(revocationKey(r));
       cursor = next;
     },
     count: () => revokedSet.size,
@@ -383,11 +468,12 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
   /** Frees the in-memory index and msgIds of what left the window (once a second). */
   function sweepMemory(now: number): void {
     for (const [room, log] of logs) {
-      while (log.head < log.ids.length && log.ids[log.head] <= trimmedTo) log.head++;
+      while (log.head < log.ids.length && log.ids[log.head] <= trimmedTo) dropOldest(log);
       if (log.head === log.ids.length) logs.delete(room);
       else if (log.head > 1024 && log.head * 2 > log.ids.length) {
         log.seqs = log.seqs.slice(log.head);
         log.ids = log.ids.slice(log.head);
+        log.sizes = log.sizes.slice(log.head);
         log.head = 0;
       }
     }
@@ -397,6 +483,10 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
   return {
     buffer,
     revocations,
+    hasBuffered(room) {
+      const log = logs.get(room);
+      return log !== undefined && log.head < log.ids.length && log.lastAt >= clock() - ttlMs;
+    },
     trim() {
       if (closed) return;
       const now = clock();

@@ -1,7 +1,8 @@
 // Revocations shared by the cluster: each node pulls from auth with its own cursor (so it closes its own revoked
 // connections) and adds what it learns to a Redis set that every node reads, so joins are refused cluster-wide and
 // a node that cannot reach auth still closes the revoked devices' connections it holds.
-import type { Revocation, RevocationStore } from '../engine.ts';
+import type { Revocation, RevocationStore } from '../contract.ts';
+import { revocationKey } from '../refusals.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace } from './wire.ts';
 
@@ -31,10 +32,11 @@ export function createClusterRevocations(deps: { pair: RedisPair; keys: Keyspace
   }
 
   return {
-    isRevoked: (userId, deviceId) => revoked.has(`${userId}:${deviceId}`),
+    isRevoked: (userId, deviceId) => revoked.has(revocationKey({ userId, deviceId })),
+    isRoomRemoved: (room) => revoked.has(revocationKey({ userId: 0, deviceId: 0, roomId: room })),
     cursor: () => cursor,
     add(list: Revocation[], next: string) {
-      const members = list.map((r) => `${r.userId}:${r.deviceId}`);
+      const members = list.map(revocationKey);
       for (const m of members) revoked.add(m);
       cursor = next;
       unsaved = { members: [...(unsaved?.members ?? []), ...members], cursor: next };

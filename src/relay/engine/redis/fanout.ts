@@ -1,6 +1,6 @@
 // Cross-node fan-out: slot-channel subscriptions (ref-counted by the rooms with devices on this node) and, per
 // room, the notices put back in seq order, exactly once; a gap (a notice lost in a reconnect) is filled from the buffer.
-import type { RoutedEnvelope } from '../engine.ts';
+import type { RoutedEnvelope } from '../contract.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace, Notice } from './wire.ts';
 import { parseNotice } from './wire.ts';

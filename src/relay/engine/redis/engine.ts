@@ -2,12 +2,14 @@
 // node's heartbeat and housekeeping every second, and reports the node's cluster state.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Clock } from '../../common/clock.ts';
-import type { RelayConfig } from '../config.ts';
-import type { ClusterInfo, RelayEngine } from '../engine.ts';
+import type { Clock } from '../../../common/clock.ts';
+import type { RelayConfig } from '../../config.ts';
+import { Gauge } from 'prom-client';
+import type { RelayEngine } from '../contract.ts';
 import { createClusterBuffer, parseReplay } from './buffer.ts';
 import { createFanout } from './fanout.ts';
 import type { Fanout } from './fanout.ts';
+import { createClusterCounter } from './connections.ts';
 import { createClusterRateLimiter } from './rate-limit.ts';
 import { connectRedis } from './redis.ts';
 import { createClusterRevocations } from './revocations.ts';
@@ -36,23 +38,24 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
-export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: { log: ClusterLog } = { log: quietLog }): RelayEngine & { cluster: ClusterInfo } {
+export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: { log: ClusterLog } = { log: quietLog }): RelayEngine {
   const ttlMs = config['buffer.ttl.seconds'] * 1000;
   const keys = keyspace(config['cluster.prefix']);
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const pair = connectRedis(config['cluster.redis']);
   const log: ClusterLog = { info: (o, m) => logRef.log.info(o, m), warn: (o, m) => logRef.log.warn(o, m) };
 
-  const buffer = createClusterBuffer({ pair, keys, ttlMs, fanout: () => fanout });
+  const buffer = createClusterBuffer({ pair, keys, ttlMs, fanout: () => fanout, roomBytes: config['limits.room.bufferBytes'] });
   let rooms: ReturnType<typeof createClusterRooms>;
   const fanout: Fanout = createFanout({
     pair, keys,
-    fetch: async (room, afterSeq) => parseReplay(room, await pair.scripts.honeReplay(keys.seq(room), keys.buf(room), afterSeq, Number.MAX_SAFE_INTEGER)),
+    fetch: async (room, afterSeq) => parseReplay(room, await pair.scripts.honeReplay(keys.seq(room), keys.log(room), afterSeq, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
     onEnvelopes: (batch) => buffer.fan(batch),
     onNotice: (n) => rooms.notice(n),
   });
   rooms = createClusterRooms({ pair, keys, fanout, nodeId, ttlMs, devicesPerRoom: config['limits.devicesPerRoom'], log });
   const revocations = createClusterRevocations({ pair, keys, log });
+  const connections = createClusterCounter({ pair, keys, nodeId });
   const limiters: Array<{ close(): void }> = [];
 
   let occupied = 0;
@@ -76,6 +79,7 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
         // Taken for dead (Redis restarted empty, or this node stalled): put its devices back.
         log.warn({ event: 'cluster.reregistered', nodeId }, 'cluster: this node had been dropped from Redis; restoring its devices');
         await rooms.resync(true);
+        await connections.restore();
       }
       registered = true;
       await revocations.sync();
@@ -93,7 +97,7 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
       log.info({ event: 'cluster.redis.up', nodeId }, 'cluster: Redis reachable');
       if (wasUp) {
         fanout.refillAll();
-        void rooms.resync(false).then(housekeep);
+        void rooms.resync(false).then(() => connections.restore()).then(housekeep);
       } else {
         void housekeep();
       }
@@ -105,28 +109,29 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
   const timer = setInterval(() => void housekeep(), HOUSEKEEP_EVERY_MS);
   timer.unref();
 
-  const cluster: ClusterInfo = {
-    nodeId,
-    redisUp: () => pair.up(),
+  return {
+    buffer,
+    rooms,
+    revocations,
+    connections,
+    ready: (timeoutMs) => pair.whenUp(timeoutMs),
     health: () => ({
-      redis: pair.up() ? 'connected' : 'down',
-      nodeId,
-      roomsLocal: rooms.count(),
-      roomsRemote: Math.max(0, occupied - rooms.count()),
+      status: pair.up() ? 'ok' : 'degraded',
+      fields: {
+        cluster: { redis: pair.up() ? 'connected' : 'down', nodeId, roomsLocal: rooms.count(), roomsRemote: Math.max(0, occupied - rooms.count()) },
+      },
     }),
-    whenReady: (timeoutMs) => pair.whenUp(timeoutMs),
     rateLimiter(opts) {
       const limiter = createClusterRateLimiter({ pair, keys, clock, name: `l${opts.limit}w${opts.windowMs}`, ...opts });
       limiters.push(limiter);
       return limiter;
     },
-  };
-
-  return {
-    buffer,
-    rooms,
-    revocations,
-    cluster,
+    registerMetrics(registry) {
+      new Gauge({
+        name: 'hone_relay_cluster_redis_up', help: 'Cluster mode: 1 while this node reaches Redis, else 0.', registers: [registry],
+        collect() { this.set(pair.up() ? 1 : 0); },
+      });
+    },
     async close() {
       if (closed) return;
       await buffer.close();

@@ -1,8 +1,8 @@
 // The cluster's room table: membership, host and hand-over live in Redis (JOIN/LEAVE/ELECT scripts); this node
 // keeps a cache of the rooms it has devices in, updated from the room's notices in order, for the sync lookups.
 import { randomBytes } from 'node:crypto';
-import type { JoinResult, RoomEvent, RoomTable } from '../engine.ts';
-import { JoinRefused, REVOKED_MESSAGE } from '../engine.ts';
+import type { JoinClaims, JoinResult, RoomEvent, RoomTable } from '../contract.ts';
+import { JoinRefused, LABEL_TAKEN_MESSAGE, revocationKey, REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE, ROOM_TAKEN_MESSAGE } from '../refusals.ts';
 import type { Fanout, SlotHandle } from './fanout.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace, Notice } from './wire.ts';
@@ -11,6 +11,8 @@ import { parseRoomState } from './wire.ts';
 interface LocalRoom {
   /** Device label → the join token of this node's connection holding it. */
   tokens: Map<string, string>;
+  /** Device label → the token's account and device, for restoring memberships (absent in insecure development). */
+  users: Map<string, JoinClaims>;
   slot: SlotHandle;
   /** False until the first join here has read the room's state. */
   known: boolean;
@@ -30,6 +32,15 @@ export interface ClusterRooms extends RoomTable {
 }
 
 const UNAVAILABLE = 'The relay cluster cannot reach its Redis right now; try again in a few seconds.';
+
+/** What the JOIN script's refusals become (FULL names the limit, so it is made where that is known). */
+const REFUSALS: Record<string, JoinRefused | 'FULL'> = {
+  FULL: 'FULL',
+  REVOKED: new JoinRefused('TOKEN_REVOKED', REVOKED_MESSAGE, 1008),
+  REMOVED: new JoinRefused('ROOM_FORBIDDEN', ROOM_REMOVED_MESSAGE, 1008),
+  LABEL_TAKEN: new JoinRefused('LABEL_TAKEN', LABEL_TAKEN_MESSAGE, 1008),
+  ROOM_TAKEN: new JoinRefused('ROOM_FORBIDDEN', ROOM_TAKEN_MESSAGE, 1008),
+};
 
 export function createClusterRooms(deps: {
   pair: RedisPair;
@@ -56,6 +67,12 @@ export function createClusterRooms(deps: {
     return p;
   };
 
+  /** The JOIN script's last arguments: the revoked set, and whose token joins (empty in insecure development). */
+  const whoArgs = (room: string, claims: JoinClaims | undefined): Array<string | number> => [
+    keys.revoked, claims ? String(claims.userId) : '', claims ? revocationKey(claims) : '', claims?.claimRoom ? 1 : 0,
+    revocationKey({ userId: 0, deviceId: 0, roomId: room }),
+  ];
+
   function teardown(room: string, lr: LocalRoom): void {
     if (local.get(room) !== lr) return;
     local.delete(room);
@@ -65,7 +82,7 @@ export function createClusterRooms(deps: {
   }
 
   function leaveRemote(room: string, device: string, token: string): void {
-    track(pair.scripts.honeLeave(P, room, device, nodeId, token, keys.channel(room))).catch(() => {
+    track(pair.scripts.honeLeave(P, room, device, nodeId, token, keys.channel(room), ttlMs)).catch(() => {
       failedLeaves.push([room, device, token]);
     });
   }
@@ -95,21 +112,22 @@ export function createClusterRooms(deps: {
   }
 
   return {
-    async join(room: string, device: string, who?: string): Promise<JoinResult> {
+    async join(room: string, device: string, claims?: JoinClaims): Promise<JoinResult> {
       if (!pair.up()) throw new JoinRefused('CLUSTER_UNAVAILABLE', UNAVAILABLE);
       let lr = local.get(room);
       if (lr === undefined) {
-        lr = { tokens: new Map(), slot: fanout.acquire(room), known: false, host: null, members: new Set(), elect: null };
+        lr = { tokens: new Map(), users: new Map(), slot: fanout.acquire(room), known: false, host: null, members: new Set(), elect: null };
         local.set(room, lr);
         fanout.open(room);
       }
       const token = randomBytes(9).toString('base64url');
       lr.tokens.set(device, token);
+      if (claims) lr.users.set(device, claims);
+      else lr.users.delete(device);
       let reply: unknown[];
       try {
         await lr.slot.ready;
-        const revocable = who === undefined ? [] : [who, keys.revoked];
-        reply = await track(pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0, ...revocable));
+        reply = await track(pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0, ...whoArgs(room, claims)));
       } catch (err) {
         if (lr.tokens.get(device) === token) {
           lr.tokens.delete(device);
@@ -120,13 +138,15 @@ export function createClusterRooms(deps: {
         deps.log.warn({ event: 'cluster.join.failed', err: (err as Error).message }, 'cluster: join could not reach Redis');
         throw new JoinRefused('CLUSTER_UNAVAILABLE', UNAVAILABLE);
       }
-      if (reply[0] === 'FULL' || reply[0] === 'REVOKED') {
+      // A room state starts with its host's label, which may be any string ("constructor" included).
+      const refusal = typeof reply[0] === 'string' && Object.hasOwn(REFUSALS, reply[0]) ? REFUSALS[reply[0]] : undefined;
+      if (refusal !== undefined) {
         if (lr.tokens.get(device) === token) {
           lr.tokens.delete(device);
+          lr.users.delete(device);
           if (lr.tokens.size === 0) teardown(room, lr);
         }
-        if (reply[0] === 'REVOKED') throw new JoinRefused('TOKEN_REVOKED', REVOKED_MESSAGE, 1008);
-        throw new JoinRefused('ROOM_FULL', `This room already has ${deps.devicesPerRoom} devices connected.`);
+        throw refusal === 'FULL' ? new JoinRefused('ROOM_FULL', `This room already has ${deps.devicesPerRoom} devices connected.`) : refusal;
       }
       // The first join here fixes the cache and where the room's notices start; later ones are in the notices.
       if (local.get(room) === lr && !lr.known) fanout.init(room, adopt(room, lr, reply));
@@ -138,6 +158,7 @@ export function createClusterRooms(deps: {
       const token = lr?.tokens.get(device);
       if (lr === undefined || token === undefined) return;
       lr.tokens.delete(device);
+      lr.users.delete(device);
       leaveRemote(room, device, token);
       if (lr.tokens.size === 0) teardown(room, lr);
     },
@@ -167,6 +188,7 @@ export function createClusterRooms(deps: {
           // Our connection for the label was the one replaced (on another node): it is closed with 4001.
           if (lr.tokens.get(n.device) === n.token) {
             lr.tokens.delete(n.device);
+            lr.users.delete(n.device);
             emit({ type: 'replaced', room: n.room, device: n.device });
             if (lr.tokens.size === 0) teardown(n.room, lr);
           }
@@ -181,7 +203,8 @@ export function createClusterRooms(deps: {
         try {
           if (restore) {
             for (const [device, token] of [...lr.tokens]) {
-              await pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 1);
+              const claims = lr.users.get(device);
+              await pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 1, ...whoArgs(room, claims && { ...claims, claimRoom: false }));
             }
           }
           const reply = await pair.scripts.honeState(P, room);

@@ -1,7 +1,7 @@
 // A rate limiter whose fixed windows are counted across the cluster: each hit is counted in Redis before it is
 // answered (the hits of one event-loop turn in one script), so N nodes together allow the limit, not N times it.
-import type { Clock } from '../../common/clock.ts';
-import type { AsyncRateLimiter, Verdict } from '../../common/rate-limit.ts';
+import type { Clock } from '../../../common/clock.ts';
+import type { AsyncRateLimiter, Verdict } from '../../../common/rate-limit.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace } from './wire.ts';
 

@@ -1,0 +1,7 @@
+// Revocation across a restart (test/relay/revocation.suite.ts) on the cluster engine, 1 and 2 nodes.
+import { clusterEngine } from '../relay/engines.ts';
+import { revocationSuite } from '../relay/revocation.suite.ts';
+
+const runs = Number(process.env.HONE_TEST_RUNS ?? 1);
+revocationSuite(clusterEngine(1), runs);
+revocationSuite(clusterEngine(2), runs);

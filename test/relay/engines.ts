@@ -1,0 +1,96 @@
+// The relay engines a conformance suite runs against: the single relay (SQLite) and the cluster engine on the shared
+// Redis with one or two nodes in this process. A case starts relays with config values and can restart them.
+import { randomBytes } from 'node:crypto';
+import type { RelayConfig } from '../../src/relay/config.ts';
+import { dropPrefix, SHARED_REDIS } from '../helpers/cluster.ts';
+import type { StartRelayOptions, TestRelay } from '../helpers/relay.ts';
+import { startRelay } from '../helpers/relay.ts';
+
+/** Starts a relay (or the nodes of a cluster behind one facade) with config values: the shape the single-relay
+ * suites (protocol, security, hostile) are written against. */
+export type StartRelay = (values?: Partial<RelayConfig>, opts?: StartRelayOptions) => Promise<TestRelay>;
+
+/**
+ * A cluster of `count` in-process nodes on the shared Redis (a prefix of its own) behind one TestRelay: each new
+ * client goes to the next node, /health and /metrics are node 0's, `close` stops every node and drops the prefix.
+ */
+export function clusterRelay(count: number): StartRelay {
+  return async (values = {}, opts = {}) => {
+    const prefix = `hone-t-${randomBytes(4).toString('hex')}`;
+    const nodes: TestRelay[] = [];
+    for (let i = 0; i < count; i++) nodes.push(await startRelay({ ...values, 'cluster.redis': SHARED_REDIS, 'cluster.prefix': prefix }, { ...opts, wrapEngine: undefined, manualTime: false }));
+    let next = 0;
+    const pick = () => nodes[next++ % count];
+    return {
+      ...nodes[0],
+      connect: (o) => pick().connect(o),
+      device: (room, label, o) => pick().device(room, label, o),
+      pullRevocations: async () => { await Promise.all(nodes.map((n) => n.pullRevocations())); },
+      // The cluster's windows run on Redis's clock: time passes for real.
+      advance: (ms) => nodes[0].advance(ms),
+      metricsOfEveryNode: async () => (await Promise.all(nodes.map((n) => n.metrics()))).map((m) => m.text),
+      async close(o) {
+        await Promise.all(nodes.map((n) => n.close(o)));
+        await dropPrefix(SHARED_REDIS, prefix);
+      },
+    };
+  };
+}
+
+export interface Relays {
+  /** One relay, or the nodes of one cluster (clients spread over them with `node(i)`). */
+  nodes: TestRelay[];
+  node(i: number): TestRelay;
+  /** Stops every node keeping its state (SQLite file / Redis keys) and starts them again on it. */
+  restart(): Promise<Relays>;
+  /** Stops every node and forgets its state. */
+  close(): Promise<void>;
+}
+
+export interface EngineCase {
+  name: string;
+  start(values?: Partial<RelayConfig>, opts?: StartRelayOptions): Promise<Relays>;
+}
+
+function relays(nodes: TestRelay[], restart: () => Promise<Relays>, forget: () => Promise<void>): Relays {
+  return {
+    nodes,
+    node: (i) => nodes[i % nodes.length],
+    restart,
+    async close() {
+      await Promise.all(nodes.map((n) => n.close()));
+      await forget();
+    },
+  };
+}
+
+export const localEngine: EngineCase = {
+  name: 'single relay (SQLite)',
+  async start(values = {}, opts = {}) {
+    const first = await startRelay(values, opts);
+    const make = (r: TestRelay): Relays => relays([r], async () => {
+      await r.close({ keepFiles: true });
+      return make(await startRelay(values, { ...opts, sqlitePath: r.sqlitePath }));
+    }, async () => {});
+    return make(first);
+  },
+};
+
+export function clusterEngine(count: number): EngineCase {
+  return {
+    name: `cluster engine, ${count} node${count === 1 ? '' : 's'} (Redis)`,
+    async start(values = {}, opts = {}) {
+      const prefix = `hone-t-${randomBytes(4).toString('hex')}`;
+      const config = { ...values, 'cluster.redis': SHARED_REDIS, 'cluster.prefix': prefix };
+      const startAll = async (): Promise<Relays> => {
+        const nodes: TestRelay[] = [];
+        for (let i = 0; i < count; i++) nodes.push(await startRelay(config, opts));
+        return relays(nodes, async () => {
+          await Promise.all(nodes.map((n) => n.close()));
+          return startAll();
+        }, () => dropPrefix(SHARED_REDIS, prefix));
+      };
+      return startAll();
+    },
+  };
+}
