@@ -13,6 +13,18 @@ const isEnvelope = (f: any) => f && typeof f === 'object' && f.type === undefine
 const envWith = (key: string, value: unknown) => (f: any) => isEnvelope(f) && f.payload && f.payload[key] === value;
 
 /** `nodes` > 1: a cluster behind one facade, where counts and per-relay limits are each node's. */
+/** Devices a and b in a new room; a broadcasts k:1 and k:2, b reads them and leaves. */
+async function bLeftAfterTwo(r: TestRelay) {
+  const room = uniqueRoom();
+  const a = await r.device(room, 'a');
+  const b = await r.device(room, 'b');
+  a.envelope('broadcast', { k: 1 });
+  a.envelope('broadcast', { k: 2 });
+  await b.next(envWith('k', 2));
+  await b.closeAndWait();
+  return { room, a };
+}
+
 export function protocolSuite(startRelay: StartRelay, engine: string, nodes = 1): void {
   const perNode = nodes > 1 ? 'counts and limits are per node' : false;
   describe(`relay protocol (buffer window 60 s) [${engine}]`, () => {
@@ -189,13 +201,7 @@ export function protocolSuite(startRelay: StartRelay, engine: string, nodes = 1)
     });
 
     test('catch-up without lastSeq starts after the last seq the relay delivered to that label; a new label gets none', async () => {
-      const room = uniqueRoom();
-      const a = await r.device(room, 'a');
-      const b = await r.device(room, 'b');
-      a.envelope('broadcast', { k: 1 });
-      a.envelope('broadcast', { k: 2 });
-      await b.next(envWith('k', 2));
-      await b.closeAndWait();
+      const { room, a } = await bLeftAfterTwo(r);
       a.envelope('broadcast', { k: 3 });
       a.envelope('b', { k: 4 });
       await sleep(100);
@@ -431,13 +437,7 @@ export function protocolSuite(startRelay: StartRelay, engine: string, nodes = 1)
     });
 
     test('complete:false when lastSeq is older than what the buffer holds', async () => {
-      const room = uniqueRoom();
-      const a = await r.device(room, 'a');
-      const b = await r.device(room, 'b');
-      a.envelope('broadcast', { k: 1 });
-      a.envelope('broadcast', { k: 2 });
-      await b.next(envWith('k', 2));
-      await b.closeAndWait();
+      const { room, a } = await bLeftAfterTwo(r);
       await r.advance(2300);
       a.envelope('broadcast', { k: 3 }, { msgId: 'k3' });
       await a.next('ack');
