@@ -11,16 +11,11 @@ import type { RelayClientOptions, RelayEvents, RelayMessage } from '../../src/cl
 import { fileSeqStore, memorySeqStore } from '../../src/client/seq-store.ts';
 import { clusterEngine, localEngine } from '../relay/engines.ts';
 import type { Relays } from '../relay/engines.ts';
-import { sleep, startRelay, token, uniqueRoom } from '../helpers/relay.ts';
+import { until as waitUntil } from '../helpers/cluster.ts';
+import { startRelay, token, uniqueRoom } from '../helpers/relay.ts';
 import type { TestRelay } from '../helpers/relay.ts';
 
-const until = async (what: string, cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-};
+const until = async (what: string, cond: () => boolean, ms = 5000) => assert.ok(await waitUntil(cond, ms, 10), `timed out waiting for ${what}`);
 
 /** A RelayClient that records what it delivers and its caughtUp / resync events. */
 function recorder(url: string, room: string, device: string, deviceId: number, extra: Partial<RelayClientOptions> = {}) {
