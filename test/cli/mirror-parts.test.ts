@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { bumpVV, compareVV, conflictName, mergeVV, wins } from '../../src/cli/mirror/conflicts.ts';
 import { CHUNK_BYTES, chunks, fileMsg, MAX_VV_DEVICES, parseMirrorMsg } from '../../src/cli/mirror/protocol.ts';
 import { Pacer } from '../../src/cli/mirror/pacer.ts';
-import { fold, isIgnored, isSafeRelPath, pathProblem, printable } from '../../src/cli/mirror/path-policy.ts';
+import { fold, isIgnored, isSafeRelPath, pathProblem } from '../../src/cli/mirror/path-policy.ts';
+import { printable, printableJson } from '../../src/cli/printable.ts';
 import { MirrorIndex } from '../../src/cli/mirror/state.ts';
 
 const H = 'a'.repeat(64);
@@ -79,6 +80,10 @@ test('printable: what a peer names cannot move the cursor, erase a line or start
   assert.equal(printable('x\r\u001b[2K\u2714 ok\n'), 'x\\r\\u001b[2K\u2714 ok\\n');
   assert.equal(printable('a\u202eb\\c'), 'a\\u202eb\\\\c');
   assert.equal(printable('plain/ünïcode.txt'), 'plain/ünïcode.txt');
+  // JSON: what JSON.stringify leaves raw (C1, bidi, U+2028) escaped too, and the line still parses to the same value.
+  const v = { t: 'a\u009b2J\u202e\u2028\u001b\\', n: [1] };
+  assert.equal(printableJson(v), '{"t":"a\\u009b2J\\u202e\\u2028\\u001b\\\\","n":[1]}');
+  assert.deepEqual(JSON.parse(printableJson(v)), v);
 });
 
 test('chunks: 256 KiB of base64 each, an empty file is one empty chunk, content round-trips', () => {

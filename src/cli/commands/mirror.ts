@@ -8,7 +8,7 @@ import { authClient, requireToken } from '../context.ts';
 import { CliError, EXIT, usage } from '../exit-codes.ts';
 import { fromRelayFatal } from '../explain.ts';
 import { Mirror } from '../mirror/engine.ts';
-import { printable } from '../mirror/path-policy.ts';
+import { printable } from '../printable.ts';
 import { FolderLocked, lockFolder } from '../mirror/lock.ts';
 import type { FolderLock } from '../mirror/lock.ts';
 import { MirrorIndex } from '../mirror/state.ts';

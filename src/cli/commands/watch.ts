@@ -1,19 +1,27 @@
 // `hone-sync watch <project>`: joins the project's room as this device and prints what arrives, resuming after the
-// last message it printed (lastSeq in the state file); --count / --timeout end it, Ctrl-C too.
+// last message it printed (lastSeq in the state file); --count / --timeout end it, Ctrl-C too. What a peer chose (payload,
+// labels) is printed through printable.ts: ESC, CR, LF… escaped; --json lines through printableJson (still JSON).
 import { fileSeqStore } from '../../client/seq-store.ts';
-import type { RelayMessage } from '../../client/relay-client.ts';
+import type { RelayEvents, RelayMessage } from '../../client/relay-client.ts';
 import type { Ctx } from '../context.ts';
 import { authClient, requireToken } from '../context.ts';
 import { usage } from '../exit-codes.ts';
 import { checkRelayRefusal, fromRelayFatal } from '../explain.ts';
 import { reportUndecryptable } from '../project-keys.ts';
+import { printable, printableJson } from '../printable.ts';
 import { openRelay } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
 export function formatMessage(m: RelayMessage): string {
-  const body = typeof m.payload === 'string' ? m.payload : JSON.stringify(m.payload);
-  return `[${m.seq}] ${m.from} → ${m.to}${m.replayed ? ' (caught up)' : ''}: ${body}`;
+  const body = typeof m.payload === 'string' ? printable(m.payload) : printableJson(m.payload);
+  return `[${m.seq}] ${printable(m.from)} → ${printable(m.to)}${m.replayed ? ' (caught up)' : ''}: ${body}`;
 }
+
+const RESYNC_REASON: Record<RelayEvents['resync']['reason'], string> = {
+  'buffer-expired': 'older than the relay keeps',
+  'relay-reset': 'the relay lost its buffer',
+  'epoch-changed': "the room's sequence started again on the relay",
+};
 
 export async function watch(ctx: Ctx): Promise<void> {
   const [arg, extra] = ctx.args.rest;
@@ -25,7 +33,7 @@ export async function watch(ctx: Ctx): Promise<void> {
   const client = openRelay(ctx, project.roomId, device, me.token, store);
   const json = ctx.args.json;
   const event = (name: string, data: object, text: string) => {
-    if (json) ctx.io.stdout(JSON.stringify({ event: name, ...data }) + '\n');
+    if (json) ctx.io.stdout(printableJson({ event: name, ...data }) + '\n');
     else ctx.io.stderr(text + '\n');
   };
 
@@ -49,11 +57,11 @@ export async function watch(ctx: Ctx): Promise<void> {
     if (ctx.args.timeout) timer = setTimeout(() => finish(), ctx.args.timeout * 1000);
 
     client.on('joined', (j) => event('joined', { room: j.room, device: j.device, host: j.host, hostDevice: j.hostDevice, seq: j.seq, reconnect: j.reconnect },
-      j.reconnect ? 'reconnected to the relay.' : `watching "${project.name}" (room ${project.roomId}${client.encrypted ? ', end-to-end encrypted' : ''}) as "${device}"${j.host ? ', the host' : `; host is "${j.hostDevice}"`}. Ctrl-C to stop.`));
-    reportUndecryptable(client, project.projectKey, (u) => event('undecryptable', { seq: u.seq, from: u.from, device: u.device, reason: u.reason, message: u.text }, `hone-sync: ${u.text}`));
+      j.reconnect ? 'reconnected to the relay.' : `watching "${project.name}" (room ${project.roomId}${client.encrypted ? ', end-to-end encrypted' : ''}) as "${device}"${j.host ? ', the host' : `; host is "${printable(j.hostDevice)}"`}. Ctrl-C to stop.`));
+    reportUndecryptable(client, project.projectKey, (u) => event('undecryptable', { seq: u.seq, from: u.from, device: u.device, reason: u.reason, message: u.text }, `hone-sync: ${printable(u.text)}`));
     client.on('message', (m) => {
       if (stopped) return;
-      if (json) ctx.io.stdout(JSON.stringify({ event: 'message', seq: m.seq, from: m.from, to: m.to, ts: m.ts, encrypted: m.encrypted, replayed: m.replayed, payload: m.payload }) + '\n');
+      if (json) ctx.io.stdout(printableJson({ event: 'message', seq: m.seq, from: m.from, to: m.to, ts: m.ts, encrypted: m.encrypted, replayed: m.replayed, payload: m.payload }) + '\n');
       else ctx.io.stdout(formatMessage(m) + '\n');
       printedSeq = m.seq;
       if (ctx.args.count !== undefined && ++count >= ctx.args.count) {
@@ -61,12 +69,12 @@ export async function watch(ctx: Ctx): Promise<void> {
         queueMicrotask(() => finish()); // after the client has recorded this seq
       }
     });
-    client.on('presence', (p) => event('presence', p, `* ${p.device} ${p.state}`));
-    client.on('host', (h) => event('host', h, `* ${h.device} is now the host${h.isMe ? ' (this device)' : ''}`));
-    client.on('resync', (r) => event('resync', r, `* some messages were missed (${r.reason === 'buffer-expired' ? 'older than the relay keeps' : 'the relay lost its buffer'}); a full resync is needed`));
-    client.on('error', (e) => { if (!json) ctx.io.stderr(`hone-sync: relay: ${e.message} (${e.code})\n`); });
+    client.on('presence', (p) => event('presence', p, `* ${printable(p.device)} ${p.state}`));
+    client.on('host', (h) => event('host', h, `* ${printable(h.device)} is now the host${h.isMe ? ' (this device)' : ''}`));
+    client.on('resync', (r) => event('resync', r, `* some messages were missed (${RESYNC_REASON[r.reason]}); a full resync is needed`));
+    client.on('error', (e) => { if (!json) ctx.io.stderr(`hone-sync: relay: ${printable(e.message)} (${printable(e.code)})\n`); });
     client.on('disconnected', (d) => {
-      if (d.willRetry) event('disconnected', d, `hone-sync: relay ${ctx.settings.syncRelayUrl} not connected (${d.reason || 'connection lost'}); retrying in ${(d.delayMs / 1000).toFixed(1)} s`);
+      if (d.willRetry) event('disconnected', d, `hone-sync: relay ${ctx.settings.syncRelayUrl} not connected (${printable(d.reason || 'connection lost')}); retrying in ${(d.delayMs / 1000).toFixed(1)} s`);
     });
     client.on('fatal', (f) => void checkRelayRefusal(fromRelayFatal(f, device), () => authClient(ctx).me()).then(finish));
     client.start().catch(finish);

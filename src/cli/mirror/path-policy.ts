@@ -73,17 +73,3 @@ export function pathProblem(rel: unknown): string | null {
 export function isSafeRelPath(rel: unknown): rel is string {
   return pathProblem(rel) === null;
 }
-
-/**
- * What a peer named, printable on a terminal: control characters (ESC, CR, LF…), invisible format characters
- * and backslashes written as escapes, so a name cannot move the cursor, erase a line or fake a status line.
- */
-export function printable(text: string): string {
-  return String(text).replace(/[\\\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u206f\ufeff]/gu, (c) => {
-    if (c === '\\') return '\\\\';
-    if (c === '\r') return '\\r';
-    if (c === '\n') return '\\n';
-    if (c === '\t') return '\\t';
-    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  });
-}
