@@ -8,7 +8,7 @@ import { authClient, requireToken } from '../context.ts';
 import { CliError, EXIT, usage } from '../exit-codes.ts';
 import { fromRelayFatal } from '../explain.ts';
 import { Mirror } from '../mirror/engine.ts';
-import { printable } from '../printable.ts';
+import { printable, printableJson } from '../printable.ts';
 import { FolderLocked, lockFolder } from '../mirror/lock.ts';
 import type { FolderLock } from '../mirror/lock.ts';
 import { MirrorIndex } from '../mirror/state.ts';
@@ -64,15 +64,15 @@ async function run(ctx: Ctx, root: string, created: boolean, project: Project): 
   const engine = new Mirror({ root, device, client, index });
   const json = ctx.args.json;
   const out = (event: string, data: object, text: string) => {
-    if (json) ctx.io.stdout(JSON.stringify({ event, ts: Date.now(), ...data }) + '\n');
+    if (json) ctx.io.stdout(printableJson({ event, ts: Date.now(), ...data }) + '\n');
     else ctx.io.stdout(text + '\n');
   };
   const status = (event: string, data: object, text: string) => {
-    if (json) ctx.io.stdout(JSON.stringify({ event, ts: Date.now(), ...data }) + '\n');
+    if (json) ctx.io.stdout(printableJson({ event, ts: Date.now(), ...data }) + '\n');
     else ctx.io.stderr(text + '\n');
   };
 
-  // Every name in these lines may come from a peer: printed through `printable` (ESC, CR, LF… escaped); JSON escapes its own.
+  // Every name in these lines may come from a peer: printed through `printable` (ESC, CR, LF… escaped); --json lines through printableJson (JSON leaves U+009B, bidi overrides and U+2028 raw).
   const p = printable;
   /** A peer as the relay named it (its join label, which a peer cannot forge per message), without our "/mirror" suffix. */
   const peer = (label: string) => p(label.endsWith(MIRROR_SUFFIX) ? label.slice(0, -MIRROR_SUFFIX.length) : label);
