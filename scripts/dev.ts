@@ -58,8 +58,11 @@ const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 4
 
 /** One line a program printed: the console mailer's link boxed, a pino JSON line as "[name] level: message {fields}". */
 function show(name: string, line: string): void {
-  const link = /^\[hone-auth\] login link for (\S+): (\S+)$/.exec(line);
-  if (link) return out('\n' + box([`Login link for ${link[1]} — open it in a browser and click "Sign in":`, link[2]]) + '\n');
+  const link = /^\[hone-auth\] login link for (\S+): (\S+)(?: code (\d{6}))?$/.exec(line);
+  if (link) {
+    const code = link[3] ? [`or type the code ${link[3]} where hone-sync login waits`] : [];
+    return out('\n' + box([`Login link for ${link[1]} — open it in a browser and click "Sign in":`, link[2], ...code]) + '\n');
+  }
   if (line.startsWith('{')) {
     try {
       const { level, msg, time: _t, pid: _p, hostname: _h, v: _v, ...rest } = JSON.parse(line);
@@ -123,7 +126,7 @@ if (await ready(`${AUTH}/health`, auth.exited)) {
       `  auth         ${AUTH}`,
       `  relay        ${RELAY_WS}`,
       `  status page  ${RELAY_HTTP}/   (health: /health, metrics: /metrics)`,
-      '  login links  printed here, in a box (no e-mail is sent)',
+      '  login links  printed here, in a box, with the code (no e-mail is sent)',
       '  logs         warnings and errors (HONE_LOG_LEVEL=info npm start shows every request)',
       'A client: hone-sync config set syncAuthUrl ' + AUTH,
       '          hone-sync config set syncRelayUrl ' + RELAY_WS,

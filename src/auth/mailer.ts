@@ -1,5 +1,5 @@
-// Sends login e-mails through SMTP (nodemailer), or prints the link to the console when smtp.host is empty.
-// The console form is for development only; the SMTP form never logs the link.
+// Sends login e-mails through SMTP (nodemailer), or prints the link and code to the console when smtp.host is empty.
+// The console form is for development only; the SMTP form never logs the link or the code.
 import { createTransport } from 'nodemailer';
 
 export interface LoginMail {
@@ -9,6 +9,8 @@ export interface LoginMail {
   html: string;
   /** The sign-in link, for the console mailer; absent for notices. */
   link?: string;
+  /** The e-mailed 6-digit code, for the console mailer (typed where `hone-sync login` waits); absent for notices. */
+  code?: string;
 }
 
 export interface Mailer {
@@ -28,9 +30,9 @@ export interface SmtpOptions {
 export function createMailer(opts: SmtpOptions, print: (line: string) => void = (l) => process.stdout.write(l + '\n')): Mailer {
   if (!opts['smtp.host']) {
     return {
-      describe: 'console (development: login links are printed here)',
+      describe: 'console (development: login links and codes are printed here)',
       async send(mail) {
-        print(mail.link ? `[hone-auth] login link for ${mail.to}: ${mail.link}` : `[hone-auth] mail to ${mail.to}: ${mail.subject}`);
+        print(mail.link ? `[hone-auth] login link for ${mail.to}: ${mail.link}${mail.code ? ` code ${mail.code}` : ''}` : `[hone-auth] mail to ${mail.to}: ${mail.subject}`);
       },
       close() {},
     };

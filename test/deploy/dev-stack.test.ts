@@ -1,5 +1,5 @@
 // `npm start` (scripts/dev.ts) as a newcomer meets it: a short banner with the URLs and the status page, a login link
-// in a box and no request log lines around it, Ctrl-C stops it; a port already taken is said first, naming the program.
+// and its code in a box and no request log lines around it, Ctrl-C stops it; a port already taken is said first, naming the program.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +21,7 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-test('npm start: banner with URLs and status page, the login link boxed, no request logs; Ctrl-C stops both', () => withDir(async (dir) => {
+test('npm start: banner with URLs and status page, the login link and code boxed (the code signs in), no request logs; Ctrl-C stops both', () => withDir(async (dir) => {
   const [auth, http, ws] = [await freePort(), await freePort(), await freePort()];
   const dev = programRunner(DEV, () => dir).start(['--auth-port', String(auth), '--http-port', String(http), '--ws-port', String(ws)], {});
   try {
@@ -40,7 +40,12 @@ test('npm start: banner with URLs and status page, the login link boxed, no requ
     const at = lines.findIndex((l) => l.includes('Login link for new@example.com'));
     assert.match(lines[at - 1], /^┌─+┐$/, 'the link is in a box');
     assert.match(lines[at + 1], new RegExp(`^│ http://127\\.0\\.0\\.1:${auth}/auth/verify\\?token=[0-9a-f]+&deviceName=laptop +│$`));
-    assert.match(lines[at + 2], /^└─+┘$/);
+    const code = /^│ or type the code (\d{6}) where hone-sync login waits +│$/.exec(lines[at + 2]);
+    assert.ok(code, `the box gives the e-mailed code:\n${lines.slice(at - 1, at + 4).join('\n')}`);
+    assert.match(lines[at + 3], /^└─+┘$/);
+    const { pollToken } = await login.json() as { pollToken: string };
+    const typed = await fetch(`http://127.0.0.1:${auth}/auth/login/code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pollToken, code: code[1] }) });
+    assert.equal(typed.status, 200, 'the boxed code signs the asking device in');
     assert.doesNotMatch(dev.out(), /incoming request|request completed|"reqId"/, 'request logs are off by default');
 
     dev.child.kill('SIGINT');

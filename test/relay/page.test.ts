@@ -81,6 +81,7 @@ test('status page and live console: joins a project room and shows a message sen
   const deskEnv = { HOME: home, HONE_SYNC_CONFIG: join(home, 'sync.conf') };
   const keyed = await run(['key', 'set', 'page-notes'], { ...deskEnv, HONE_SYNC_PASSPHRASE: 'page passphrase 1' });
   assert.equal(keyed.code, 0, keyed.stderr);
+  assert.match(keyed.stdout, /A mirror already running reads the key when it starts: restart it\.\n$/);
   const sealed = await run(['send', 'page-notes', 'encrypted words'], deskEnv);
   assert.equal(sealed.code, 0, sealed.stderr);
   await page.locator('#log li.info', { hasText: "this room's traffic is end-to-end encrypted (first seen from" }).waitFor({ timeout: 10_000 });

@@ -34,7 +34,7 @@ export function loginRoutes(app: FastifyInstance, ctx: AuthContext): void {
     const url = `${ctx.config['auth.publicUrl']}/auth/verify?${params}`;
     try {
       const minutes = ctx.config['login.ttl.minutes'];
-      await ctx.mailer.send({ to: email, link: url, ...loginMail({ link: url, code: link.code, minutes, requestIp, deviceName }) });
+      await ctx.mailer.send({ to: email, link: url, code: link.code, ...loginMail({ link: url, code: link.code, minutes, requestIp, deviceName }) });
     } catch (err) {
       request.log.error({ event: 'mail.failed', email, mailer: ctx.mailer.describe, reason: (err as Error).message }, 'login e-mail could not be sent; the link was not delivered');
       throw new HttpError(503, 'MAIL_UNAVAILABLE', 'The sign-in e-mail could not be sent right now; try again in a few minutes.', { 'retry-after': '60' });

@@ -35,7 +35,8 @@ async function set(ctx: Ctx, arg: string): Promise<void> {
   const same = old?.keyId === keyId;
   print(ctx, { ok: true, project: project.projectKey, room: project.roomId, keyId, kdf: { name: 'scrypt', ...key.kdf }, replaced: old ? old.keyId : null },
     `Project "${project.name}" is encrypted on this device (key id ${keyId}${old ? same ? ', the same as before' : `, was ${old.keyId}` : ''}; ${kdfText(key.kdf)}).\n`
-    + 'Set the same passphrase on each of your devices (hone-sync key set ' + project.projectKey + '); a device with another one or none cannot read this project.');
+    + 'Set the same passphrase on each of your devices (hone-sync key set ' + project.projectKey + '); a device with another one or none cannot read this project.\n'
+    + 'A mirror already running reads the key when it starts: restart it.');
 }
 
 function status(ctx: Ctx, arg: string | undefined): void {
