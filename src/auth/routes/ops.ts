@@ -1,9 +1,8 @@
 // Endpoints for relays and operators: GET /auth/revocations (HMAC-authenticated, SPEC §5) and GET /health.
 import type { FastifyInstance } from 'fastify';
-import { verifyMac } from '../../common/token.ts';
-import { limitByIp } from '../authenticate.ts';
+import { checkRelayMac } from '../authenticate.ts';
 import type { AuthContext } from '../context.ts';
-import { errorBody, HttpError } from '../http-errors.ts';
+import { errorBody } from '../http-errors.ts';
 import { toIso } from '../time.ts';
 
 export const REVOCATIONS_PAGE = 1000;
@@ -17,11 +16,7 @@ export function opsRoutes(app: FastifyInstance, ctx: AuthContext, version: strin
     schema: { querystring: { type: 'object', properties: { since: { type: 'string', pattern: '^[0-9]{0,15}$' } } } },
   }, async (request) => {
     const since = request.query.since ?? '';
-    const m = /^Hone-Relay ([0-9a-f]{64})$/.exec(String(request.headers.authorization ?? ''));
-    if (!m || !verifyMac(`revocations|${since}`, m[1], ctx.keys)) {
-      limitByIp(ctx, request);
-      throw new HttpError(401, 'UNAUTHORIZED', 'Send "Authorization: Hone-Relay <HMAC-SHA256 of revocations|<since>>".');
-    }
+    checkRelayMac(ctx, request, `revocations|${since}`, 'revocations|<since>');
     const rows = await ctx.db.selectFrom('revocations').select(['id', 'userId', 'deviceId', 'revokedAt', 'roomId'])
       .where('id', '>', Number(since || 0)).orderBy('id').limit(REVOCATIONS_PAGE).execute();
     const cursor = rows.length ? String(rows[rows.length - 1].id) : since;
