@@ -10,6 +10,7 @@ import { confirmPage, declinedPage, failurePage, signedInPage } from '../pages.t
 import * as S from '../schemas.ts';
 import { announceDevice, clientAddress, serverHost } from '../signin.ts';
 import { consumeLink, declineLink, LINK_ERRORS, linkState, normalizeCode } from '../store/links.ts';
+import type { LinkState } from '../store/links.ts';
 import { fromDbTime } from '../time.ts';
 
 interface VerifyInput { token: string; deviceName?: string; platform?: string; matchCode?: string; decline?: string }
@@ -36,8 +37,12 @@ function sendHtml(reply: FastifyReply, status: number, html: string): FastifyRep
 }
 
 export function verifyRoutes(app: FastifyInstance, ctx: AuthContext): void {
+  /** The link's state for a token as sent (any case); a malformed one is unknown without a database read. */
+  const stateOfToken = async (token: string): Promise<LinkState> =>
+    TOKEN_RE.test(token) ? linkState(ctx.db, token.toLowerCase(), ctx.clock()) : { state: 'unknown' };
+
   async function showConfirm(request: FastifyRequest, reply: FastifyReply, input: VerifyInput, status = 200, problem?: string) {
-    const state = TOKEN_RE.test(input.token) ? await linkState(ctx.db, input.token.toLowerCase(), ctx.clock()) : { state: 'unknown' as const };
+    const state = await stateOfToken(input.token);
     if (state.state !== 'valid') throw LINK_ERRORS[state.state]();
     const l = state.link;
     return sendHtml(reply, status, confirmPage({
@@ -85,7 +90,7 @@ export function verifyRoutes(app: FastifyInstance, ctx: AuthContext): void {
   // HEAD (link checkers): the link's state as a status code, nothing changed, nothing sent.
   app.head<{ Querystring: VerifyInput }>('/auth/verify', { schema: { querystring: verifySchema } }, async (request, reply) => {
     limitByIp(ctx, request);
-    const state = TOKEN_RE.test(request.query.token) ? (await linkState(ctx.db, request.query.token.toLowerCase(), ctx.clock())).state : 'unknown';
+    const { state } = await stateOfToken(request.query.token);
     return reply.code(state === 'valid' ? 200 : LINK_ERRORS[state]().status).type('text/html; charset=utf-8').send();
   });
   app.post<{ Body: VerifyInput }>('/auth/verify', { schema: { body: confirmSchema } },
