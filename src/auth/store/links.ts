@@ -114,6 +114,12 @@ function unseal(key: Buffer, sealed: string): Buffer {
   return Buffer.concat([d.update(buf.subarray(28)), d.final()]);
 }
 
+/** The error for a login another request ended first (one that still looks valid was just used up). */
+async function endedMeanwhile(db: Db, id: number, now: number): Promise<HttpError> {
+  const state = stateOf(await db.selectFrom('magic_links').selectAll().where('id', '=', id).executeTakeFirst() as Row | undefined, now);
+  return LINK_ERRORS[state === 'valid' ? 'used' : state]();
+}
+
 /** Ends a login without a device (decline or lock-out): the link and the poll are dead from then on. */
 async function endLogin(db: Db, id: number, endedBy: 'declined' | 'locked'): Promise<boolean> {
   const r = await db.updateTable('magic_links').set({ used: 1, endedBy, pollResult: null }).where('id', '=', id).where('used', '=', 0).executeTakeFirst();
@@ -152,11 +158,7 @@ async function checkCode(db: Db, row: Row, kind: 'match' | 'code', typed: string
 /** Marks the row used (exactly once, even under races) and creates the user and the device, inside `trx`. */
 async function complete(trx: Transaction<Database>, keys: TokenKeys, row: Row, c: { deviceName: string | null; platform: string | null; now: number; defaultTier: Tier }): Promise<Completed> {
   const claimed = await trx.updateTable('magic_links').set({ used: 1 }).where('id', '=', row.id).where('used', '=', 0).executeTakeFirst();
-  if (Number(claimed.numUpdatedRows) !== 1) {
-    const again = await trx.selectFrom('magic_links').selectAll().where('id', '=', row.id).executeTakeFirst() as Row | undefined;
-    const state = stateOf(again, c.now);
-    throw LINK_ERRORS[state === 'valid' ? 'used' : state]();
-  }
+  if (Number(claimed.numUpdatedRows) !== 1) throw await endedMeanwhile(trx, row.id, c.now);
   const deviceName = c.deviceName ?? row.deviceName ?? 'Unnamed device';
   const platform = c.platform ?? row.platform ?? 'unknown';
   const userId = await findOrCreateUser(trx, row.email, c.now, c.defaultTier);
@@ -222,8 +224,7 @@ export async function declineLink(db: Db, token: string, now: number): Promise<v
   const state = stateOf(row, now);
   if (state !== 'valid') throw LINK_ERRORS[state]();
   if (await endLogin(db, row!.id, 'declined')) return;
-  const again = stateOf(await byToken(db, token), now);
-  throw LINK_ERRORS[again === 'valid' ? 'used' : again]();
+  throw await endedMeanwhile(db, row!.id, now);
 }
 
 /**
