@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { expected } from '../common/cli.ts';
 import type { AuthDb } from './db/database.ts';
 import type { Tier } from './db/tables.ts';
-import { normalizeEmail } from './schemas.ts';
+import { email as EMAIL, normalizeEmail } from './schemas.ts';
 import { listUsers, setTier } from './store/users.ts';
 import { toIso } from './time.ts';
 
@@ -17,15 +17,17 @@ export function newSecret(): string {
 export async function adminSetTier(db: AuthDb, args: string[], expires: string | undefined, now: number): Promise<string> {
   const [email, tier] = args;
   if (!email || !tier) throw expected('usage: hone-auth admin set-tier <email> <free|personal|pro|team> [--expires YYYY-MM-DD]');
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim()) || email.length > 254) throw expected(`"${email}" is not an e-mail address`);
+  // The same rule as an address sent to GET /auth/login, and the same normalised form stored.
+  if (!new RegExp(EMAIL.pattern, 'u').test(email) || email.length > EMAIL.maxLength) throw expected(`"${email}" is not an e-mail address`);
+  const address = normalizeEmail(email);
   if (!TIERS.includes(tier as Tier)) throw expected(`tier must be one of ${TIERS.join(', ')}, got "${tier}"`);
   let expiresAt: number | null = null;
   if (expires !== undefined) {
     expiresAt = /^\d{4}-\d{2}-\d{2}$/.test(expires) ? Date.parse(expires + 'T00:00:00Z') : NaN;
     if (Number.isNaN(expiresAt)) throw expected(`--expires takes a date as YYYY-MM-DD, got "${expires}"`);
   }
-  const userId = await setTier(db.db, normalizeEmail(email), tier as Tier, expiresAt, now);
-  return `user ${userId} <${normalizeEmail(email)}> is now ${tier}${expiresAt === null ? '' : ` until ${new Date(expiresAt).toISOString()}`}`;
+  const userId = await setTier(db.db, address, tier as Tier, expiresAt, now);
+  return `user ${userId} <${address}> is now ${tier}${expiresAt === null ? '' : ` until ${new Date(expiresAt).toISOString()}`}`;
 }
 
 export async function adminUsers(db: AuthDb, json: boolean): Promise<string> {
