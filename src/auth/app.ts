@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // hone-auth: reads auth.conf (or --config) and HONE_* overrides, then serves, or runs an operator command.
 // The only place with process-wide state: signals, exit codes, the real clock.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { exitOnSignals, expected, fail, listenFailure, parseCommonArgs } from '../common/cli.ts';
-import { ConfigError, loadConfig } from '../common/config.ts';
+import { loadConfig } from '../common/config.ts';
+import { prepareSqliteFolder } from '../common/sqlite-file.ts';
 import { VERSION } from '../common/version.ts';
 import { adminSetTier, adminUsers, newSecret } from './admin.ts';
 import type { AuthConfig } from './config.ts';
@@ -37,11 +38,7 @@ const flagsOf = ([command = 'serve', sub]: string[]) => {
 function devSecret(config: AuthConfig): string {
   const file = join(dirname(config['sqlite.path']), 'dev.secret');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-  } catch (err) {
-    throw new ConfigError(`sqlite.path: cannot create the folder for ${file} (${(err as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'a file is in the way' : (err as Error).message})`);
-  }
+  prepareSqliteFolder(config['sqlite.path']);
   const secret = newSecret();
   writeFileSync(file, secret + '\n', { mode: 0o600 });
   return secret;

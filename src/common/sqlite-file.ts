@@ -6,14 +6,7 @@ import { ConfigError } from './config.ts';
 
 export function prepareSqliteFile(path: string): void {
   if (path === ':memory:' || path === '') return;
-  const dir = dirname(path);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way of the database folder' : code === 'EACCES' ? 'permission denied' : code ?? String(err);
-    throw new ConfigError(`sqlite.path: cannot create the database folder for ${path} (${why})`);
-  }
+  prepareSqliteFolder(path);
   try {
     if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new ConfigError(`sqlite.path: ${path} is a folder; give the path of a database file`);
     closeSync(openSync(path, 'a', 0o600));
@@ -21,5 +14,16 @@ export function prepareSqliteFile(path: string): void {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(`sqlite.path: cannot create the database file ${path} (${code === 'EACCES' ? 'permission denied' : code ?? String(err)})`);
+  }
+}
+
+/** Creates the folder of a `sqlite.path` (where the database and, in development, dev.secret live). */
+export function prepareSqliteFolder(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way of the database folder' : code === 'EACCES' ? 'permission denied' : code ?? String(err);
+    throw new ConfigError(`sqlite.path: cannot create the database folder for ${path} (${why})`);
   }
 }
