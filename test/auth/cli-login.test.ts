@@ -3,10 +3,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startAuth } from '../helpers/auth.ts';
+import { requestFrom, startAuth } from '../helpers/auth.ts';
 import type { TestAuth } from '../helpers/auth.ts';
 import { start } from '../cli/run.ts';
 
@@ -32,17 +31,7 @@ function device(name: string): Record<string, string> {
 
 /** The phone: a browser at another address posting the confirm form. */
 function postFromPhone(fields: Record<string, string>): Promise<{ status: number; text: string }> {
-  const url = new URL(a.url);
-  const body = new URLSearchParams(fields).toString();
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, localAddress: '127.0.0.7', agent: false, method: 'POST', path: '/auth/verify', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return requestFrom('127.0.0.7', a, 'POST', '/auth/verify', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
 }
 
 test('the terminal shows the matchCode; the phone types it on the page and the terminal is signed in', async () => {

@@ -2,7 +2,6 @@
 // clock, run unchanged on SQLite and MariaDB (signin-*.test.ts): attacker, mail scanner, victim, legitimate devices.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { Migrator } from 'kysely/migration';
 import { migrationProvider } from '../../src/auth/db/migrations.ts';
 import { migrate, openDatabase } from '../../src/auth/db/database.ts';
@@ -10,8 +9,8 @@ import { MAX_ATTEMPTS } from '../../src/auth/store/links.ts';
 import { CODE_TRIES_PER_DAY } from '../../src/auth/server.ts';
 import type { DbKind } from '../helpers/db.ts';
 import { freshDb } from '../helpers/db.ts';
-import { startAuth } from '../helpers/auth.ts';
-import type { TestAuth } from '../helpers/auth.ts';
+import { requestFrom as from, startAuth } from '../helpers/auth.ts';
+import type { Answer, TestAuth } from '../helpers/auth.ts';
 
 // Loopback addresses stand for machines: each request's source address is bound (Linux routes all of 127/8 to lo).
 const ATTACKER = '127.0.0.5';
@@ -22,29 +21,6 @@ const PHONE = '127.0.0.6';
 const MIN = 60_000;
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const JSON_CT = { 'content-type': 'application/json' };
-
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; text: string; body: any }
-
-/** One HTTP request to the server from the given local address (a fresh connection, no keep-alive). */
-function from(ip: string, a: TestAuth, method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
-  const url = new URL(a.url);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, localAddress: ip, agent: false, method, path, headers: init.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: any = text;
-        try {
-          body = JSON.parse(text);
-        } catch { /* HTML or empty */ }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
-      });
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
-}
 
 function assertError(r: Answer, status: number, code: string): void {
   assert.equal(r.status, status, r.text.slice(0, 300));

@@ -1,6 +1,7 @@
 // Starts a real hone-auth on port 0 over a fresh database and a real SMTP server, with a clock tests move.
 // `signIn` walks the whole magic-link flow through the e-mail, as a user would.
 import type { FastifyInstance } from 'fastify';
+import { request as httpRequest } from 'node:http';
 import { configWith } from '../../src/common/config.ts';
 import type { AuthConfig } from '../../src/auth/config.ts';
 import { authConfigSchema } from '../../src/auth/config.ts';
@@ -83,4 +84,30 @@ export async function startAuth(kind: DbKind, values: Partial<AuthConfig> = {}, 
       if (!opts.db) await testDb.drop();
     },
   };
+}
+
+export interface Answer { status: number; headers: Record<string, string | string[] | undefined>; text: string; body: any }
+
+/**
+ * One HTTP request to the server from the given local address (a fresh connection, no keep-alive): loopback
+ * addresses stand for machines (Linux routes all of 127/8 to lo). `body` is the parsed JSON, else the text.
+ */
+export function requestFrom(ip: string, a: { url: string }, method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  const url = new URL(a.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, localAddress: ip, agent: false, method, path, headers: init.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: any = text;
+        try {
+          body = JSON.parse(text);
+        } catch { /* HTML or empty */ }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }
