@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import { normalizeEmail } from '../schemas.ts';
+import { isDuplicate } from './database.ts';
 
 export type Dialect = 'mysql' | 'sqlite';
 
@@ -158,7 +159,7 @@ async function normaliseEmails(db: Kysely<any>): Promise<void> {
     try {
       await db.updateTable('users').set({ email }).where('id', '=', u.id).execute();
     } catch (err) {
-      if (!/ER_DUP_ENTRY|UNIQUE constraint failed/.test(`${(err as { code?: string }).code} ${(err as Error).message}`)) throw err;
+      if (!isDuplicate(err)) throw err;
     }
   }
   const links = await db.selectFrom('magic_links').select(['id', 'email']).execute() as Array<{ id: number; email: string }>;
