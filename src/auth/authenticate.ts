@@ -3,7 +3,7 @@
 // cache (made current first) and the whole check is synchronous; a token that passed every check since the cache was
 // last dropped is not hashed again.
 import type { FastifyRequest } from 'fastify';
-import { parseToken, sha256Hex, safeEqual, verifyMac, verifyToken } from '../common/token.ts';
+import { parseToken, sha256Hex, safeEqual, verifyRelayAuthorization, verifyToken } from '../common/token.ts';
 import type { TokenClaims } from '../common/token.ts';
 import type { AuthContext } from './context.ts';
 import { HttpError } from './http-errors.ts';
@@ -30,15 +30,13 @@ export function limitByIp(ctx: AuthContext, request: FastifyRequest): void {
 }
 
 const BEARER_RE = /^Bearer[ ]+(\S{1,256})\s*$/i;
-const RELAY_RE = /^Hone-Relay ([0-9a-f]{64})$/;
 
 /**
  * Checks `Authorization: Hone-Relay <HMAC-SHA256 of message>` (a relay's call, signed with auth.secret or the
  * previous one); throws 401 naming `what` the MAC covers, counted against the caller's address like any failed check.
  */
 export function checkRelayMac(ctx: AuthContext, request: FastifyRequest, message: string, what: string): void {
-  const m = RELAY_RE.exec(String(request.headers.authorization ?? ''));
-  if (m && verifyMac(message, m[1], ctx.keys)) return;
+  if (verifyRelayAuthorization(request.headers.authorization, message, ctx.keys)) return;
   limitByIp(ctx, request);
   throw new HttpError(401, 'UNAUTHORIZED', `Send "Authorization: Hone-Relay <HMAC-SHA256 of ${what}>".`);
 }

@@ -100,3 +100,16 @@ export function verifyMac(message: string, mac: string, keys: Pick<TokenKeys, 's
   }
   return ok;
 }
+
+/** `Authorization: Hone-Relay <HMAC-SHA256 hex of message>`: how a relay signs its calls to auth (SPEC §5, §6.1). */
+export function relayAuthorization(secret: string, message: string): string {
+  return `Hone-Relay ${hmacHex(secret, message)}`;
+}
+
+const RELAY_AUTH_RE = /^Hone-Relay ([0-9a-f]{64})$/;
+
+/** True when `header` is relayAuthorization(secret, message) for the current or previous secret. */
+export function verifyRelayAuthorization(header: unknown, message: string, keys: Pick<TokenKeys, 'secret' | 'previousSecret'>): boolean {
+  const m = RELAY_AUTH_RE.exec(typeof header === 'string' ? header : '');
+  return !!m && verifyMac(message, m[1], keys);
+}

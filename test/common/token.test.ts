@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { djb2, hmacHex, parseToken, safeEqual, sha256Hex, signToken, verifyMac, verifyToken } from '../../src/common/token.ts';
+import { djb2, hmacHex, parseToken, relayAuthorization, safeEqual, sha256Hex, signToken, verifyMac, verifyRelayAuthorization, verifyToken } from '../../src/common/token.ts';
 import type { TokenKeys } from '../../src/common/token.ts';
 import { issueRoomId, roomOwnership } from '../../src/common/room-id.ts';
 
@@ -79,6 +79,18 @@ describe('HMAC-SHA256 tokens (default)', () => {
     assert.equal(verifyMac('revocations|12', mac, { secret: OTHER, previousSecret: SECRET }), true);
     assert.equal(verifyMac('revocations|12', mac.toUpperCase(), { secret: SECRET }), false);
     assert.equal(verifyMac('revocations|12', '', { secret: '' }), false);
+  });
+
+  test('relayAuthorization (what a relay sends) passes verifyRelayAuthorization for that message and secret only', () => {
+    const header = relayAuthorization(SECRET, 'token|abc');
+    assert.equal(header, `Hone-Relay ${hmacHex(SECRET, 'token|abc')}`);
+    assert.equal(verifyRelayAuthorization(header, 'token|abc', { secret: SECRET }), true);
+    assert.equal(verifyRelayAuthorization(header, 'token|abc', { secret: OTHER, previousSecret: SECRET }), true);
+    assert.equal(verifyRelayAuthorization(header, 'token|abd', { secret: SECRET }), false);
+    assert.equal(verifyRelayAuthorization(header, 'token|abc', { secret: OTHER }), false);
+    for (const bad of [undefined, '', 'Hone-Relay', header.toUpperCase(), `Bearer ${header.slice(11)}`, ` ${header}`, `${header} `, ['x']]) {
+      assert.equal(verifyRelayAuthorization(bad, 'token|abc', { secret: SECRET }), false, String(bad));
+    }
   });
 });
 
