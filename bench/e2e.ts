@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CLI_APP, spawnNode, startStack } from '../test/helpers/e2e.ts';
 import type { Device, Proc } from '../test/helpers/e2e.ts';
 import { machineLine, writeBenchSection } from './docs-section.ts';
+import { sleep } from '../test/helpers/wait.ts';
 
 const COMMAND = 'npm run bench:e2e';
 const HEADING = '## hone-sync mirror end to end';
@@ -23,7 +24,6 @@ const LARGE_GAP_MS = arg('large-gap', 500);
 const WARMUP = 10;
 const TIMEOUT_MS = 10_000;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 
