@@ -5,9 +5,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { CLI_APP, spawnNode, startStack } from '../test/helpers/e2e.ts';
-import type { Device, Proc } from '../test/helpers/e2e.ts';
+import { keySet, startStack } from '../test/helpers/e2e.ts';
+import type { Proc } from '../test/helpers/e2e.ts';
 import { machineLine, writeBenchSection } from './docs-section.ts';
+import { sleep } from '../test/helpers/wait.ts';
 
 const COMMAND = 'npm run bench:e2e';
 const HEADING = '## hone-sync mirror end to end';
@@ -23,7 +24,6 @@ const LARGE_GAP_MS = arg('large-gap', 500);
 const WARMUP = 10;
 const TIMEOUT_MS = 10_000;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 
@@ -75,12 +75,6 @@ async function series(size: string, pairs: Pair[], name: string, bytes: number, 
   });
 }
 
-async function keySet(dev: Device, project: string): Promise<void> {
-  const p = spawnNode(CLI_APP, ['key', 'set', project], { ...dev.env, HONE_SYNC_PASSPHRASE: 'bench passphrase, not secret' }, dev.home);
-  const { code } = await p.exited;
-  if (code !== 0) throw new Error(`key set on ${dev.name}: ${p.out()}`);
-}
-
 async function main(): Promise<void> {
   const load = os.loadavg()[0];
   process.stderr.write('starting hone-auth, hone-relay (SQLite) and an SMTP server…\n');
@@ -99,7 +93,12 @@ async function main(): Promise<void> {
     for (const [mode, project, keyed] of [['no key', 'bench', false], ['key', 'bench-e2e', true]] as const) {
       const added = await desk.run(['projects', 'add', project]);
       if (added.code !== 0) throw new Error(`projects add: ${added.stderr}`);
-      if (keyed) for (const d of [desk, phone]) await keySet(d, project);
+      if (keyed) {
+        for (const d of [desk, phone]) {
+          const k = await keySet(d, project, { env: 'bench passphrase, not secret' });
+          if (k.code !== 0) throw new Error(`key set on ${d.name}: ${k.stderr}`);
+        }
+      }
       const A = join(stack.dir, `${project}-A`);
       const B = join(stack.dir, `${project}-B`);
       mkdirSync(A);

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { until } from '../helpers/cluster.ts';
+import { until } from '../helpers/wait.ts';
 import { freePort, programRunner } from '../helpers/process.ts';
 
 const DEV = fileURLToPath(new URL('../../scripts/dev.ts', import.meta.url));

@@ -4,20 +4,20 @@
 // byte and a plaintext message planted by the same user's token are rejected.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2eCodec } from '../../src/client/e2e/codec.ts';
 import { deriveKey } from '../../src/client/e2e/kdf.ts';
-import { CLI_APP, startStack } from '../helpers/e2e.ts';
-import type { CliResult, Device, Proc, Stack } from '../helpers/e2e.ts';
-import { cleanEnv } from '../helpers/process.ts';
+import { keySet, startStack } from '../helpers/e2e.ts';
+import type { Device, Proc, Stack } from '../helpers/e2e.ts';
+import { fileIs, tree } from './folders.ts';
+import { deviceToken, scriptedPeer } from './scripted-peer.ts';
+import type { ScriptedPeer } from './scripted-peer.ts';
 
 const EMAIL = 'eve-proof@example.com';
 const PASS = 'correct horse battery staple';
 const OTHER = 'a different passphrase';
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // What must never reach the relay: file names and contents, as they are and in base64 at every alignment.
 const SECRET_NAME = 'merger-plans-zq7.txt';
@@ -45,41 +45,6 @@ function leaks(haystack: string): string[] {
   return ALL_NEEDLES.filter((n) => n.length >= 8 && haystack.includes(n));
 }
 
-function tree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const visit = (rel: string) => {
-    for (const name of readdirSync(join(root, rel))) {
-      if (name === '.hone-sync') continue;
-      const r = rel ? `${rel}/${name}` : name;
-      const st = statSync(join(root, r));
-      if (st.isDirectory()) visit(r);
-      else out[r] = createHash('sha256').update(readFileSync(join(root, r))).digest('hex');
-    }
-  };
-  visit('');
-  return out;
-}
-
-async function fileIs(path: string, want: Buffer, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(existsSync(path) && readFileSync(path).equals(want))) {
-    if (Date.now() > deadline) assert.fail(`${path} does not hold the expected ${want.length} bytes within ${timeoutMs} ms`);
-    await sleep(25);
-  }
-}
-
-/** `hone-sync key set` with the passphrase on stdin (not a terminal) or in HONE_SYNC_PASSPHRASE. */
-function keySet(dev: Device, project: string, pass: { stdin?: string; env?: string }): Promise<CliResult> {
-  const env = cleanEnv({ ...dev.env, ...(pass.env !== undefined ? { HONE_SYNC_PASSPHRASE: pass.env } : {}) });
-  const child = spawn(process.execPath, [CLI_APP, 'key', 'set', project, '--json'], { cwd: dev.home, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-  child.stdin.end(pass.stdin ?? '');
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
 describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_000 }, () => {
   let stack: Stack;
   let desk: Device;
@@ -90,8 +55,9 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
   let B = '';
   let C = '';
   const procs: Proc[] = [];
-  let spy: WebSocket | null = null;
-  const spyFrames: string[] = [];
+  let spy: ScriptedPeer | null = null;
+  /** Every frame the spy received, as JSON text (what the relay sent, re-serialized the same way). */
+  const spyText = () => (spy?.frames ?? []).map((f) => JSON.stringify(f));
 
   before(async () => {
     stack = await startStack('sqlite');
@@ -151,16 +117,7 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
   });
 
   test('a raw ws connection of the same user listens in the room', async () => {
-    const token = /syncDeviceToken=(.*)/.exec(readFileSync(desk.env.HONE_SYNC_CONFIG, 'utf8'))![1];
-    spy = new WebSocket(stack.relayWs);
-    await new Promise<void>((resolve, reject) => {
-      spy!.onopen = () => spy!.send(JSON.stringify({ type: 'join', room, device: 'spy', token }));
-      spy!.onerror = () => reject(new Error('spy connection failed'));
-      spy!.onmessage = (ev) => {
-        spyFrames.push(String(ev.data));
-        if (String(ev.data).includes('"type":"joined"')) resolve();
-      };
-    });
+    spy = await scriptedPeer(stack.relayWs, room, 'spy', deviceToken(desk));
   });
 
   test('two devices with the same passphrase mirror a folder byte-exact, both ways', { timeout: 40_000 }, async () => {
@@ -225,7 +182,7 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
   });
 
   test('the relay\'s SQLite files (with WAL) and the raw connection hold no content or file name; every envelope is encrypted', () => {
-    const envelopes = spyFrames.map((f) => JSON.parse(f)).filter((f) => f.type === undefined);
+    const envelopes = spy!.frames.filter((f) => f.type === undefined);
     assert.ok(envelopes.length >= 6, `only ${envelopes.length} envelopes seen`);
     for (const e of envelopes) {
       if (e.from === 'laptop-b/mirror' && !e.encrypted) {
@@ -237,7 +194,7 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
       assert.match(e.payload, /^hse\.[A-Za-z0-9_-]+$/);
     }
     assert.ok(envelopes.some((e) => e.from === 'desktop/mirror') && envelopes.some((e) => e.from === 'laptop/mirror'));
-    assert.deepEqual(leaks(spyFrames.join('\n')), []);
+    assert.deepEqual(leaks(spyText().join('\n')), []);
     const relayDir = join(stack.dir, 'relay');
     const files = readdirSync(relayDir).filter((f) => f.startsWith('relay.db'));
     assert.ok(files.includes('relay.db-wal'), `relay files: ${files}`);
@@ -259,9 +216,9 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
     const raw = Buffer.from(sealed.slice(4), 'base64url');
     raw[raw.length - 20] ^= 0x01; // one byte of ciphertext
     const m0 = procs[0].mark();
-    spy!.send(env('hse.' + raw.toString('base64url'), true, 'flip-1'));
-    spy!.send(env(fileMsg('planted-clear.txt', 'in clear\n'), false, 'clear-1'));
-    spy!.send(env(codec.seal(fileMsg('planted-ok.txt', 'sealed with the passphrase\n'), room, 'spy'), true, 'ok-1'));
+    spy!.raw(env('hse.' + raw.toString('base64url'), true, 'flip-1'));
+    spy!.raw(env(fileMsg('planted-clear.txt', 'in clear\n'), false, 'clear-1'));
+    spy!.raw(env(codec.seal(fileMsg('planted-ok.txt', 'sealed with the passphrase\n'), room, 'spy'), true, 'ok-1'));
     await fileIs(join(A, 'planted-ok.txt'), Buffer.from('sealed with the passphrase\n'));
     await procs[0].waitFor(/a message from spy in project notes failed its integrity check \(altered on the way or forged\); it was rejected/, 10_000, m0);
     await procs[0].waitFor(/spy sends unencrypted messages in project notes/, 10_000, m0);
@@ -302,6 +259,6 @@ describe('end-to-end encrypted mirror (real CLI, auth, relay)', { timeout: 120_0
     assert.equal(st.code, 0, st.stderr);
     assert.match(st.stderr, /sync\.keys: readable by other users \(mode 644\) and holds your project keys; run chmod 600/);
     assert.doesNotMatch(procs[1].out().slice(m0), /must not leave/);
-    assert.ok(!spyFrames.some((f) => f.includes('must not leave')));
+    assert.ok(!spyText().some((f) => f.includes('must not leave')));
   });
 });

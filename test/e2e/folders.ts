@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { until } from '../helpers/wait.ts';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Every synced file under `root` (not .git, node_modules, .hone-sync) → sha256 of its content; each folder as `dir/`. */
 export function tree(root: string): Record<string, string> {
@@ -33,35 +33,26 @@ export function tree(root: string): Record<string, string> {
 
 /** Waits until both folders hold the same files with the same content (and `check` holds), or fails after `timeoutMs`. */
 export async function converged(a: string, b: string, timeoutMs = 15_000, check: (t: Record<string, string>) => boolean = () => true): Promise<Record<string, string>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ta = tree(a);
-    const tb = tree(b);
-    const same = JSON.stringify(ta) === JSON.stringify(tb);
-    if (same && check(ta)) return ta;
-    if (Date.now() > deadline) {
-      assert.deepEqual(tb, ta, `folders did not converge within ${timeoutMs} ms`);
-      assert.fail(`folders are equal but not as expected after ${timeoutMs} ms: ${JSON.stringify(ta)}`);
-    }
-    await sleep(50);
-  }
+  let ta: Record<string, string> = {};
+  let tb: Record<string, string> = {};
+  const done = () => {
+    ta = tree(a);
+    tb = tree(b);
+    return JSON.stringify(ta) === JSON.stringify(tb) && check(ta);
+  };
+  if (await until(done, timeoutMs, 50)) return ta;
+  assert.deepEqual(tb, ta, `folders did not converge within ${timeoutMs} ms`);
+  assert.fail(`folders are equal but not as expected after ${timeoutMs} ms: ${JSON.stringify(ta)}`);
 }
 
-export async function fileIs(path: string, content: string | Buffer, timeoutMs = 10_000): Promise<void> {
+/** Waits until the file at `path` holds exactly `content`, or fails after `timeoutMs`. */
+export async function fileIs(path: string, content: string | Buffer, timeoutMs = 15_000): Promise<void> {
   const want = Buffer.isBuffer(content) ? content : Buffer.from(content);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (existsSync(path) && readFileSync(path).equals(want)) return;
-    if (Date.now() > deadline) assert.fail(`${path} does not hold the expected ${want.length} bytes within ${timeoutMs} ms (has ${existsSync(path) ? readFileSync(path).length : 'nothing'})`);
-    await sleep(20);
-  }
+  if (await until(() => existsSync(path) && readFileSync(path).equals(want), timeoutMs, 20)) return;
+  assert.fail(`${path} does not hold the expected ${want.length} bytes within ${timeoutMs} ms (has ${existsSync(path) ? readFileSync(path).length : 'nothing'})`);
 }
 
+/** Waits until nothing is at `path`, or fails after `timeoutMs`. */
 export async function gone(path: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (existsSync(path)) {
-    if (Date.now() > deadline) assert.fail(`${path} still exists after ${timeoutMs} ms`);
-    await sleep(20);
-  }
+  if (!(await until(() => !existsSync(path), timeoutMs, 20))) assert.fail(`${path} still exists after ${timeoutMs} ms`);
 }
-

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { startStack } from '../helpers/e2e.ts';
 import type { Device, Proc, Stack } from '../helpers/e2e.ts';
 import { converged, fileIs, gone, tree } from './folders.ts';
+import { sleep } from '../helpers/wait.ts';
 
 const EMAIL = 'ann@example.com';
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function flow(kind: 'sqlite' | 'mysql', full: boolean) {
   describe(`mirror end to end on ${kind === 'sqlite' ? 'SQLite' : 'MariaDB'}`, { timeout: 110_000 }, () => {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseKeyValue } from '../../src/common/config.ts';
 import type { Device } from '../helpers/e2e.ts';
+import { sleep } from '../helpers/wait.ts';
 
 export interface ScriptedPeer {
   label: string;
@@ -55,7 +56,7 @@ export async function scriptedPeer(url: string, room: string, label: string, tok
       for (;;) {
         const answer = await peer.send(fields);
         if (answer.type !== 'error' || answer.code !== 'RATE_LIMITED') return answer;
-        await new Promise((r) => setTimeout(r, 250));
+        await sleep(250);
       }
     },
     waitFor(match, timeoutMs = 10_000, since = 0) {

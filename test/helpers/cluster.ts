@@ -10,7 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { cleanEnv, freePort } from './process.ts';
-import { RelayClient, TEST_SECRET, sleep, token } from './relay.ts';
+import { RelayClient, TEST_SECRET, token } from './relay.ts';
+import { sleep } from './wait.ts';
+
+export { until } from './wait.ts';
 
 const APP = fileURLToPath(new URL('../../src/relay/app.ts', import.meta.url));
 export const SHARED_REDIS = process.env.HONE_TEST_REDIS ?? 'redis://127.0.0.1:6379/0';
@@ -270,16 +273,6 @@ export function compareDeliveries(peers: Peer[], hostOf: (room: string) => strin
     if (p.incomplete > 0) problems.push(`${p.room}/${p.label}: ${p.incomplete} deltas frames with complete:false`);
   }
   return problems;
-}
-
-/** Waits until `cond` holds or `ms` passed; answers whether it held. */
-export async function until(cond: () => boolean, ms: number, step = 25): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await sleep(step);
-  }
-  return true;
 }
 
 /** Joins `perRoom` peers to each of `rooms` rooms `pair-<name><r>`, device d<j> of room r on node (r + j) mod N, so

@@ -115,6 +115,18 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** `hone-sync key set <project> --json` on the device, the passphrase on stdin (not a terminal) or in HONE_SYNC_PASSPHRASE. */
+export function keySet(dev: Device, project: string, pass: { stdin?: string; env?: string }): Promise<CliResult> {
+  const env = cleanEnv({ ...dev.env, ...(pass.env !== undefined ? { HONE_SYNC_PASSPHRASE: pass.env } : {}) });
+  const child = spawn(process.execPath, [CLI_APP, 'key', 'set', project, '--json'], { cwd: dev.home, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+  child.stdin.end(pass.stdin ?? '');
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
 function runProc(p: Proc, timeoutMs: number): Promise<CliResult> {
   const t = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
   return p.exited.then(({ code }) => {

@@ -16,6 +16,7 @@ import type { RelayEngine } from '../../src/relay/engine/contract.ts';
 import { systemClock } from '../../src/common/clock.ts';
 import type { Scheduler } from '../../src/relay/scheduler.ts';
 import { TEST_SECRET } from './auth.ts';
+import { sleep } from './wait.ts';
 
 export { TEST_SECRET };
 
@@ -56,7 +57,7 @@ export function uniqueRoom(prefix = 'pair-'): string {
   return prefix + randomBytes(5).toString('hex').toUpperCase();
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep };
 
 export class RelayClient {
   readonly ws: WebSocket;

@@ -10,33 +10,6 @@ import { startRelay } from '../helpers/relay.ts';
  * suites (protocol, security, hostile) are written against. */
 export type StartRelay = (values?: Partial<RelayConfig>, opts?: StartRelayOptions) => Promise<TestRelay>;
 
-/**
- * A cluster of `count` in-process nodes on the shared Redis (a prefix of its own) behind one TestRelay: each new
- * client goes to the next node, /health and /metrics are node 0's, `close` stops every node and drops the prefix.
- */
-export function clusterRelay(count: number): StartRelay {
-  return async (values = {}, opts = {}) => {
-    const prefix = `hone-t-${randomBytes(4).toString('hex')}`;
-    const nodes: TestRelay[] = [];
-    for (let i = 0; i < count; i++) nodes.push(await startRelay({ ...values, 'cluster.redis': SHARED_REDIS, 'cluster.prefix': prefix }, { ...opts, wrapEngine: undefined, manualTime: false }));
-    let next = 0;
-    const pick = () => nodes[next++ % count];
-    return {
-      ...nodes[0],
-      connect: (o) => pick().connect(o),
-      device: (room, label, o) => pick().device(room, label, o),
-      pullRevocations: async () => { await Promise.all(nodes.map((n) => n.pullRevocations())); },
-      // The cluster's windows run on Redis's clock: time passes for real.
-      advance: (ms) => nodes[0].advance(ms),
-      metricsOfEveryNode: async () => (await Promise.all(nodes.map((n) => n.metrics()))).map((m) => m.text),
-      async close(o) {
-        await Promise.all(nodes.map((n) => n.close(o)));
-        await dropPrefix(SHARED_REDIS, prefix);
-      },
-    };
-  };
-}
-
 export interface Relays {
   /** One relay, or the nodes of one cluster (clients spread over them with `node(i)`). */
   nodes: TestRelay[];
@@ -82,9 +55,12 @@ export function clusterEngine(count: number): EngineCase {
     async start(values = {}, opts = {}) {
       const prefix = `hone-t-${randomBytes(4).toString('hex')}`;
       const config = { ...values, 'cluster.redis': SHARED_REDIS, 'cluster.prefix': prefix };
+      // A cluster runs its own engine, and its windows run on Redis's clock: a local engine's wrapper and manual
+      // time do not apply (the suites' `advance` then lets time pass for real).
+      const nodeOpts = { ...opts, wrapEngine: undefined, manualTime: false };
       const startAll = async (): Promise<Relays> => {
         const nodes: TestRelay[] = [];
-        for (let i = 0; i < count; i++) nodes.push(await startRelay(config, opts));
+        for (let i = 0; i < count; i++) nodes.push(await startRelay(config, nodeOpts));
         return relays(nodes, async () => {
           await Promise.all(nodes.map((n) => n.close()));
           return startAll();
@@ -92,5 +68,26 @@ export function clusterEngine(count: number): EngineCase {
       };
       return startAll();
     },
+  };
+}
+
+/**
+ * The nodes of `clusterEngine(count)` behind one TestRelay: each new client goes to the next node, /health and
+ * /metrics are node 0's, `close` stops every node and drops the cluster's Redis prefix.
+ */
+export function clusterRelay(count: number): StartRelay {
+  const engine = clusterEngine(count);
+  return async (values = {}, opts = {}) => {
+    const { nodes, node, close } = await engine.start(values, opts);
+    let next = 0;
+    return {
+      ...nodes[0],
+      connect: (o) => node(next++).connect(o),
+      device: (room, label, o) => node(next++).device(room, label, o),
+      pullRevocations: async () => { await Promise.all(nodes.map((n) => n.pullRevocations())); },
+      advance: (ms) => nodes[0].advance(ms),
+      metricsOfEveryNode: async () => (await Promise.all(nodes.map((n) => n.metrics()))).map((m) => m.text),
+      close: () => close(),
+    };
   };
 }
