@@ -399,10 +399,10 @@ export class Mirror extends Emitter<MirrorEvents> {
       try {
         content = readInside(this.root, source);
       } catch { /* refused or gone: try the next */ }
-      if (content !== null && hashOf(content) === hash) return this.receive(msg, content, from, source);
+      if (content !== null && hashOf(content) === hash) return this.accept(msg, content, from, source);
     }
     const kept = fromTrash(this.root, hash);
-    if (kept !== null && hashOf(kept) === hash) return this.receive(msg, kept, from, this.trashed.get(hash) ?? 'a deleted file');
+    if (kept !== null && hashOf(kept) === hash) return this.accept(msg, kept, from, this.trashed.get(hash) ?? 'a deleted file');
     this.queue(from, wantMsg({ dev: this.device, paths: [msg.path] }));
   }
 
@@ -421,12 +421,17 @@ export class Mirror extends Emitter<MirrorEvents> {
     }
   }
 
-  /** A peer's version of a file (content null for a deletion): apply, ignore as stale, or resolve a conflict. */
-  private receive(meta: FileMsg, content: Buffer | null, from: string, source?: string): void {
-    const rel = meta.path;
+  /** A peer's version of a file (content null for a deletion) as it arrived: its content checked against its hash, then accepted. */
+  private receive(meta: FileMsg, content: Buffer | null, from: string): void {
     if (content !== null && hashOf(content) !== meta.hash) {
-      return this.emit('warning', { message: `${rel} from ${meta.dev} arrived damaged (hash mismatch); it will be fetched again at the next manifest exchange` });
+      return this.emit('warning', { message: `${meta.path} from ${meta.dev} arrived damaged (hash mismatch); it will be fetched again at the next manifest exchange` });
     }
+    this.accept(meta, content, from);
+  }
+
+  /** A version whose content (if any) matches its hash: apply, ignore as stale, or resolve a conflict. `source`: a local copy it came from. */
+  private accept(meta: FileMsg, content: Buffer | null, from: string, source?: string): void {
+    const rel = meta.path;
     this.checkPath(plainPath(rel), true); // an edit here that the watcher has not reported yet must not be overwritten unseen
     const remote: Version = { vv: meta.vv, t: meta.t, d: meta.d, hash: meta.hash };
     const local = this.index.get(rel);
