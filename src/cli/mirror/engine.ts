@@ -236,9 +236,12 @@ export class Mirror extends Emitter<MirrorEvents> {
     for (const [p] of gone.filter(([q]) => isFolderPath(q)).sort(([a], [b]) => b.length - a.length)) this.localDelete(p);
   }
 
-  /** Looks at one path (a file, a folder, or something gone) and records + sends what changed. */
-  private checkPath(rel: string, thorough: boolean): void {
-    if (isIgnored(rel)) return;
+  /**
+   * Looks at one path (a file, a folder, or something gone) and records + sends what changed. Returns the file's
+   * content when it was read for this (what the index now says it holds), so a caller need not read it again.
+   */
+  private checkPath(rel: string, thorough: boolean): Buffer | null {
+    if (isIgnored(rel)) return null;
     const st: Stats | null = lstatInside(this.root, rel); // null when gone or behind a symlink
     if (st?.isFile()) {
       if (this.index.get(rel + '/')?.hash === FOLDER) this.compare(rel, () => new Map(), thorough); // a folder became a file
@@ -249,6 +252,7 @@ export class Mirror extends Emitter<MirrorEvents> {
       dirs.add(rel);
       return walk(this.root, rel, dirs);
     }, thorough);
+    return null;
   }
 
   /** Records a folder that exists here (so empty folders travel too). */
@@ -262,7 +266,8 @@ export class Mirror extends Emitter<MirrorEvents> {
     this.emit('sent', { op: 'write', path: key, size: null });
   }
 
-  private checkFile(rel: string, st: FileStat, thorough: boolean): void {
+  /** Records + sends a changed file; returns its content when it was read (see checkPath). */
+  private checkFile(rel: string, st: FileStat, thorough: boolean): Buffer | null {
     const problem = pathProblem(rel);
     if (problem) {
       // The same policy for what this side sends: a name another system cannot hold safely stays here.
@@ -270,22 +275,22 @@ export class Mirror extends Emitter<MirrorEvents> {
         this.unsyncable.add(rel);
         this.refuse('this device', rel, `not synced: ${problem}`);
       }
-      return;
+      return null;
     }
     const e = this.index.get(rel);
     const same = e && e.hash !== null && e.size === st.size && e.mtimeMs === st.mtimeMs;
-    if (same && !(thorough && st.size <= ALWAYS_HASH_BYTES)) return;
+    if (same && !(thorough && st.size <= ALWAYS_HASH_BYTES)) return null;
     let content: Buffer | null;
     try {
       content = readInside(this.root, rel);
     } catch {
-      return; // replaced or removed meanwhile: its own event follows
+      return null; // replaced or removed meanwhile: its own event follows
     }
-    if (content === null) return;
+    if (content === null) return null;
     const hash = hashOf(content);
     if (e && e.hash === hash) {
       if (!same) this.index.set(rel, { ...e, size: st.size, mtimeMs: st.mtimeMs });
-      return;
+      return content;
     }
     const entry: IndexEntry = {
       vv: bumpVV(e?.vv ?? {}, this.device), t: Math.max(Math.round(st.mtimeMs), (e?.t ?? 0) + 1), d: this.device, hash,
@@ -296,10 +301,12 @@ export class Mirror extends Emitter<MirrorEvents> {
     if (source !== null) {
       // The peers hold this content already (a rename or a copy): send the version without it.
       this.queue('broadcast', fileMsg({ dev: this.device, path: rel, vv: entry.vv, t: entry.t, d: entry.d, hash, size: content.length, ref: true }), 0, rel);
-      return this.emit('sent', { op: 'write', path: rel, size: content.length, source });
+      this.emit('sent', { op: 'write', path: rel, size: content.length, source });
+      return content;
     }
     this.sendVersion('broadcast', rel, entry, content);
     this.emit('sent', { op: 'write', path: rel, size: content.length });
+    return content;
   }
 
   /** Another path this side synced with content `hash` (live, or deleted within the last minute), or null. */
@@ -432,7 +439,7 @@ export class Mirror extends Emitter<MirrorEvents> {
   /** A version whose content (if any) matches its hash: apply, ignore as stale, or resolve a conflict. `source`: a local copy it came from. */
   private accept(meta: FileMsg, content: Buffer | null, from: string, source?: string): void {
     const rel = meta.path;
-    this.checkPath(plainPath(rel), true); // an edit here that the watcher has not reported yet must not be overwritten unseen
+    const here = this.checkPath(plainPath(rel), true); // an edit here that the watcher has not reported yet must not be overwritten unseen
     const remote: Version = { vv: meta.vv, t: meta.t, d: meta.d, hash: meta.hash };
     const local = this.index.get(rel);
     if (!local) {
@@ -465,7 +472,7 @@ export class Mirror extends Emitter<MirrorEvents> {
     let keptAs: string | null = null;
     if (local.hash !== null) {
       keptAs = conflictName(rel, local.d, (p) => (this.index.get(p)?.hash ?? null) !== null || existsSync(absPath(this.root, p)));
-      const mine = readInside(this.root, rel);
+      const mine = here ?? readInside(this.root, rel);
       if (mine === null) return; // gone meanwhile: its own event follows
       writeAtomic(this.root, keptAs, mine);
       this.checkPath(keptAs, true); // a new file of this device: recorded and sent like any other
@@ -600,13 +607,13 @@ export class Mirror extends Emitter<MirrorEvents> {
   private serveOne(peer: string, path: string): void {
     const outside = leavesFolder(this.root, plainPath(path));
     if (outside) return this.refuse(peer, path, `asked for: ${outside}`);
-    this.checkPath(plainPath(path), true);
+    const read = this.checkPath(plainPath(path), true);
     const e = this.index.get(path);
     if (!e) return;
     let content: Buffer | null = null;
     if (e.hash !== null && e.hash !== FOLDER) {
       try {
-        content = readInside(this.root, path);
+        content = read ?? readInside(this.root, path);
       } catch (err) {
         if (err instanceof RefusedPath) return this.refuse(peer, path, `asked for: ${err.message}`);
         return;
