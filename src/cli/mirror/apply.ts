@@ -19,6 +19,9 @@ export class RefusedPath extends Error {
 
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
+/** The folder holding `rel` ('' at the top). */
+export const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+
 export function absPath(root: string, rel: string): string {
   return join(root, ...rel.split('/'));
 }
@@ -142,7 +145,7 @@ export function removeEmptyDirs(root: string, rel: string, keep: (dir: string) =
     } catch {
       return;
     }
-    dir = dir.includes('/') ? dir.slice(0, dir.lastIndexOf('/')) : '';
+    dir = parentOf(dir);
   }
 }
 

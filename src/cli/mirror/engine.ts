@@ -6,7 +6,7 @@ import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Emitter } from '../../client/emitter.ts';
 import type { RelayClient, RelayMessage } from '../../client/relay-client.ts';
-import { absPath, clearTmp, fromTrash, leavesFolder, lstatInside, makeDir, readInside, RefusedPath, removeEmptyDirs, removeToTrash, writeAtomic } from './apply.ts';
+import { absPath, clearTmp, fromTrash, leavesFolder, lstatInside, makeDir, parentOf, readInside, RefusedPath, removeEmptyDirs, removeToTrash, writeAtomic } from './apply.ts';
 import type { Version } from './conflicts.ts';
 import { bumpVV, compareVV, conflictName, mergeVV, sameContent, wins } from './conflicts.ts';
 import type { Paced, PacerOptions } from './pacer.ts';
@@ -84,7 +84,6 @@ function keyProblem(key: string, hash: string | null): string | null {
   if (isFolderPath(key) !== (hash === FOLDER) && hash !== null) return 'a folder path with file content, or a file path marked as a folder';
   return pathProblem(plainPath(key));
 }
-const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 
 /** Files up to this size are re-hashed on every watcher event (so same-size edits within one mtime tick are seen). */
 const ALWAYS_HASH_BYTES = 8 * 1024 * 1024;
