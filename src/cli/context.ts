@@ -12,6 +12,8 @@ export interface Io {
   stderr(text: string): void;
   /** stderr is a terminal: spinners and colours are welcome. */
   isTTY: boolean;
+  /** What a person types (login reads the e-mailed code from it). */
+  stdin: NodeJS.ReadStream;
   /** A passphrase for `project` (src/cli/passphrase.ts: the environment, the terminal without echo, or stdin). */
   readPassphrase(project: string): Promise<string>;
 }
