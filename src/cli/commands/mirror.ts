@@ -4,11 +4,11 @@ import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Project } from '../../client/auth-client.ts';
 import type { Ctx } from '../context.ts';
-import { authClient, requireToken } from '../context.ts';
+import { authClient, eventPrinter, requireToken } from '../context.ts';
 import { CliError, EXIT, usage } from '../exit-codes.ts';
 import { fromRelayFatal } from '../explain.ts';
 import { Mirror } from '../mirror/engine.ts';
-import { printable, printableJson } from '../printable.ts';
+import { printable } from '../printable.ts';
 import { FolderLocked, lockFolder } from '../mirror/lock.ts';
 import type { FolderLock } from '../mirror/lock.ts';
 import { MirrorIndex } from '../mirror/state.ts';
@@ -62,15 +62,9 @@ async function run(ctx: Ctx, root: string, created: boolean, project: Project): 
   const index = new MirrorIndex(root, project.roomId, device);
   const client = openRelay(ctx, project.roomId, label, me.token, index.seqStore(), { outboxLimit: 10_000, backoff: { baseMs: 250, maxMs: 5000 } });
   const engine = new Mirror({ root, device, client, index });
-  const json = ctx.args.json;
-  const out = (event: string, data: object, text: string) => {
-    if (json) ctx.io.stdout(printableJson({ event, ts: Date.now(), ...data }) + '\n');
-    else ctx.io.stdout(text + '\n');
-  };
-  const status = (event: string, data: object, text: string) => {
-    if (json) ctx.io.stdout(printableJson({ event, ts: Date.now(), ...data }) + '\n');
-    else ctx.io.stderr(text + '\n');
-  };
+  const stamp = () => ({ ts: Date.now() });
+  const out = eventPrinter(ctx, 'stdout', stamp);
+  const status = eventPrinter(ctx, 'stderr', stamp);
 
   // Every name in these lines may come from a peer: printed through `printable` (ESC, CR, LF… escaped); --json lines through printableJson (JSON leaves U+009B, bidi overrides and U+2028 raw).
   const p = printable;

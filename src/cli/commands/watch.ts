@@ -4,7 +4,7 @@
 import { fileSeqStore } from '../../client/seq-store.ts';
 import type { RelayEvents, RelayMessage } from '../../client/relay-client.ts';
 import type { Ctx } from '../context.ts';
-import { authClient, requireToken } from '../context.ts';
+import { authClient, eventPrinter, requireToken } from '../context.ts';
 import { usage } from '../exit-codes.ts';
 import { checkRelayRefusal, fromRelayFatal } from '../explain.ts';
 import { reportUndecryptable } from '../project-keys.ts';
@@ -32,10 +32,7 @@ export async function watch(ctx: Ctx): Promise<void> {
   const store = fileSeqStore(ctx.stateFile, project.roomId, device);
   const client = openRelay(ctx, project.roomId, device, me.token, store);
   const json = ctx.args.json;
-  const event = (name: string, data: object, text: string) => {
-    if (json) ctx.io.stdout(printableJson({ event: name, ...data }) + '\n');
-    else ctx.io.stderr(text + '\n');
-  };
+  const event = eventPrinter(ctx, 'stderr');
 
   await new Promise<void>((resolve, reject) => {
     let count = 0;
