@@ -6,14 +6,13 @@ import type { Project } from '../../client/auth-client.ts';
 import type { Ctx } from '../context.ts';
 import { authClient, eventPrinter, requireToken } from '../context.ts';
 import { CliError, EXIT, usage } from '../exit-codes.ts';
-import { fromRelayFatal } from '../explain.ts';
 import { Mirror } from '../mirror/engine.ts';
 import { printable } from '../printable.ts';
 import { FolderLocked, lockFolder } from '../mirror/lock.ts';
 import type { FolderLock } from '../mirror/lock.ts';
 import { MirrorIndex } from '../mirror/state.ts';
 import { reportUndecryptable } from '../project-keys.ts';
-import { openRelay } from '../relay-session.ts';
+import { openRelay, relayRefusal } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
 /** Appended to the device name for the mirror's own relay label. */
@@ -117,7 +116,7 @@ async function run(ctx: Ctx, root: string, created: boolean, project: Project): 
       if (d.willRetry) status('disconnected', d, `hone-sync: relay ${ctx.settings.syncRelayUrl} not connected (${d.reason || 'connection lost'}); retrying in ${(d.delayMs / 1000).toFixed(1)} s; changes are kept until then`);
     });
     client.on('resync', (r) => status('resync', r, '* some relay messages expired before they reached this device; comparing folders in full'));
-    client.on('fatal', (f) => finish(fromRelayFatal(f, label)));
+    client.on('fatal', (f) => void relayRefusal(ctx, f, label).then(finish));
     try {
       engine.start();
     } catch (err) {

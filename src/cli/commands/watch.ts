@@ -6,10 +6,9 @@ import type { RelayEvents, RelayMessage } from '../../client/relay-client.ts';
 import type { Ctx } from '../context.ts';
 import { authClient, eventPrinter, requireToken } from '../context.ts';
 import { usage } from '../exit-codes.ts';
-import { checkRelayRefusal, fromRelayFatal } from '../explain.ts';
 import { reportUndecryptable } from '../project-keys.ts';
 import { printable, printableJson } from '../printable.ts';
-import { openRelay } from '../relay-session.ts';
+import { openRelay, relayRefusal } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
 export function formatMessage(m: RelayMessage): string {
@@ -73,7 +72,7 @@ export async function watch(ctx: Ctx): Promise<void> {
     client.on('disconnected', (d) => {
       if (d.willRetry) event('disconnected', d, `hone-sync: relay ${ctx.settings.syncRelayUrl} not connected (${printable(d.reason || 'connection lost')}); retrying in ${(d.delayMs / 1000).toFixed(1)} s`);
     });
-    client.on('fatal', (f) => void checkRelayRefusal(fromRelayFatal(f, device), () => authClient(ctx).me()).then(finish));
+    client.on('fatal', (f) => void relayRefusal(ctx, f, device).then(finish));
     client.start().catch(finish);
   });
 }
