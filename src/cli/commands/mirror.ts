@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Project } from '../../client/auth-client.ts';
+import { deviceOf } from '../../client/payload-codec.ts';
 import type { Ctx } from '../context.ts';
 import { authClient, eventPrinter, requireToken } from '../context.ts';
 import { CliError, EXIT, usage } from '../exit-codes.ts';
@@ -67,8 +68,8 @@ async function run(ctx: Ctx, root: string, created: boolean, project: Project): 
 
   // Every name in these lines may come from a peer: printed through `printable` (ESC, CR, LF… escaped); --json lines through printableJson (JSON leaves U+009B, bidi overrides and U+2028 raw).
   const p = printable;
-  /** A peer as the relay named it (its join label, which a peer cannot forge per message), without our "/mirror" suffix. */
-  const peer = (label: string) => p(label.endsWith(MIRROR_SUFFIX) ? label.slice(0, -MIRROR_SUFFIX.length) : label);
+  /** A peer as the relay named it (its join label, which a peer cannot forge per message), without the "/mirror" suffix (deviceOf). */
+  const peer = (label: string) => p(deviceOf(label));
   const size = (n: number | null) => (n !== null ? ` (${formatSize(n)})` : '');
   engine.on('sent', (c) => out('sent', c, `→ ${c.op === 'write' ? 'sent' : 'deleted'} ${p(c.path)}${size(c.size)}${c.source !== undefined ? `: same content as ${p(c.source)}, not sent again` : ''}`));
   engine.on('applied', (c) => out('applied', c,
