@@ -3,6 +3,7 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../client/atomic-file.ts';
+import { isEpoch } from '../../client/protocol.ts';
 import type { SeqStore } from '../../client/relay-client.ts';
 import type { Version } from './conflicts.ts';
 import { isVV } from './protocol.ts';
@@ -63,7 +64,7 @@ export class MirrorIndex {
     const valid = data.format === 1 && data.room === room && data.device === device && typeof data.files === 'object' && data.files !== null;
     if (valid) {
       if (Number.isSafeInteger(data.lastSeq) && (data.lastSeq as number) >= 0) this.lastSeq = data.lastSeq as number;
-      if (typeof data.epoch === 'string' && data.epoch.length <= 128) this.epoch = data.epoch;
+      if (isEpoch(data.epoch)) this.epoch = data.epoch;
       for (const [path, e] of Object.entries(data.files!)) if (isEntry(e)) this.files.set(path, e);
       let journal = '';
       try {
@@ -79,7 +80,7 @@ export class MirrorIndex {
         if (!Array.isArray(rec)) continue;
         if (rec[0] === SEQ_KEY && Number.isSafeInteger(rec[1])) {
           this.lastSeq = rec[1];
-          this.epoch = typeof rec[2] === 'string' && rec[2].length <= 128 ? rec[2] : '';
+          this.epoch = isEpoch(rec[2]) ? rec[2] : '';
         }
         else if (typeof rec[0] === 'string' && isEntry(rec[1])) this.files.set(rec[0], rec[1]);
       }
