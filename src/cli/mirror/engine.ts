@@ -229,8 +229,14 @@ export class Mirror extends Emitter<MirrorEvents> {
     const present = list(dirs);
     for (const [p, s] of present) this.checkFile(p, s, thorough);
     for (const d of [...dirs].sort()) this.checkDir(d);
+    // Only a path with something below it in the index needs the whole index looked through (a new file does not).
+    const keys = !rel || this.index.hasUnder(rel) ? this.index.files.keys() : [rel, rel + '/'];
     const inside = (p: string) => !rel || p === rel || p === rel + '/' || p.startsWith(rel + '/');
-    const gone = [...this.index.files].filter(([p, e]) => e.hash !== null && inside(p) && !(isFolderPath(p) ? dirs.has(plainPath(p)) : present.has(p)));
+    const gone: Array<[string, IndexEntry]> = [];
+    for (const p of keys) {
+      const e = this.index.get(p);
+      if (e && e.hash !== null && inside(p) && !(isFolderPath(p) ? dirs.has(plainPath(p)) : present.has(p))) gone.push([p, e]);
+    }
     for (const [p] of gone) if (!isFolderPath(p)) this.localDelete(p);
     for (const [p] of gone.filter(([q]) => isFolderPath(q)).sort(([a], [b]) => b.length - a.length)) this.localDelete(p);
   }

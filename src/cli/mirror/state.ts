@@ -42,6 +42,8 @@ export class MirrorIndex {
   private fd: number;
   private journalBytes = 0;
   readonly files = new Map<string, IndexEntry>();
+  /** Every folder ('a', 'a/b') some path lies under (paths are never removed, so neither are these): see hasUnder. */
+  private readonly folders = new Set<string>();
   lastSeq: number | null = null;
   epoch = '';
   private readonly room: string;
@@ -65,7 +67,7 @@ export class MirrorIndex {
     if (valid) {
       if (Number.isSafeInteger(data.lastSeq) && (data.lastSeq as number) >= 0) this.lastSeq = data.lastSeq as number;
       if (isEpoch(data.epoch)) this.epoch = data.epoch;
-      for (const [path, e] of Object.entries(data.files!)) if (isEntry(e)) this.files.set(path, e);
+      for (const [path, e] of Object.entries(data.files!)) if (isEntry(e)) this.put(path, e);
       let journal = '';
       try {
         journal = readFileSync(this.journal, 'utf8');
@@ -82,7 +84,7 @@ export class MirrorIndex {
           this.lastSeq = rec[1];
           this.epoch = isEpoch(rec[2]) ? rec[2] : '';
         }
-        else if (typeof rec[0] === 'string' && isEntry(rec[1])) this.files.set(rec[0], rec[1]);
+        else if (typeof rec[0] === 'string' && isEntry(rec[1])) this.put(rec[0], rec[1]);
       }
     }
     // From here on the journal continues what index.json (rewritten now) holds.
@@ -95,8 +97,24 @@ export class MirrorIndex {
   }
 
   set(path: string, entry: IndexEntry): void {
-    this.files.set(path, entry);
+    this.put(path, entry);
     this.append([path, entry]);
+  }
+
+  /** Whether any path lies below the folder `dir` ('a/b' for 'a/b/c'; a folder's own key 'a/b/' is not below it). */
+  hasUnder(dir: string): boolean {
+    return this.folders.has(dir);
+  }
+
+  private put(path: string, entry: IndexEntry): void {
+    if (!this.files.has(path)) {
+      for (let i = path.lastIndexOf('/', path.length - 2); i > 0; i = path.lastIndexOf('/', i - 1)) {
+        const dir = path.slice(0, i);
+        if (this.folders.has(dir)) break; // its own parents are there already
+        this.folders.add(dir);
+      }
+    }
+    this.files.set(path, entry);
   }
 
   private append(rec: unknown): void {
