@@ -118,6 +118,16 @@ test('index: changes survive a process that never flushed (journal), another roo
     for (const ix of [c, c2]) {
       assert.deepEqual(['a', 'a/b', 'a/b/c.txt', 'd', 'ab.txt', 'x'].map((p) => ix.hasUnder(p)), [true, true, false, false, false, false]);
     }
+    // withHash: the files holding a content now (a folder's key never; a changed or deleted file no longer)
+    const H2 = 'b'.repeat(64);
+    c.set('e.txt', e);
+    c.set('a/b/c.txt', { ...e, hash: H2 });
+    c.set('ab.txt', { ...e, hash: null, size: null, mtimeMs: null });
+    const c3 = new MirrorIndex(dir, 'room-2', 'desk');
+    for (const ix of [c, c3]) {
+      assert.deepEqual([[...ix.withHash(H)], [...ix.withHash(H2)], [...ix.withHash(FOLDER)]], [['e.txt'], ['a/b/c.txt'], []]);
+    }
+    c3.close();
     c.close();
     c2.close();
   } finally {

@@ -320,7 +320,7 @@ export class Mirror extends Emitter<MirrorEvents> {
     for (const [h, r] of this.recentDeletes) if (r.at < old) this.recentDeletes.delete(h);
     const deleted = this.recentDeletes.get(hash);
     if (deleted && deleted.path !== except) return deleted.path;
-    for (const [p, e] of this.index.files) if (e.hash === hash && p !== except) return p;
+    for (const p of this.index.withHash(hash)) if (p !== except) return p;
     return null;
   }
 
@@ -405,7 +405,7 @@ export class Mirror extends Emitter<MirrorEvents> {
   /** A version whose content the sender says this side holds already (a rename or copy there): taken from here, or asked for. */
   private receiveRef(msg: FileMsg, from: string): void {
     const hash = msg.hash!;
-    const candidates = [...this.index.files].filter(([p, e]) => e.hash === hash && !isFolderPath(p)).map(([p]) => p).slice(0, 8);
+    const candidates = [...this.index.withHash(hash)].slice(0, 8);
     for (const source of candidates) {
       let content: Buffer | null = null;
       try {

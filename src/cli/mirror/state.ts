@@ -9,6 +9,8 @@ import type { Version } from './conflicts.ts';
 import { isVV } from './protocol.ts';
 import { STATE_DIR } from './path-policy.ts';
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Journal key of the relay position (a path cannot be empty). */
 const SEQ_KEY = '';
 
@@ -44,6 +46,8 @@ export class MirrorIndex {
   readonly files = new Map<string, IndexEntry>();
   /** Every folder ('a', 'a/b') some path lies under (paths are never removed, so neither are these): see hasUnder. */
   private readonly folders = new Set<string>();
+  /** Content hash → the paths whose entry holds it now (files only): see withHash. */
+  private readonly byHash = new Map<string, Set<string>>();
   lastSeq: number | null = null;
   epoch = '';
   private readonly room: string;
@@ -106,12 +110,27 @@ export class MirrorIndex {
     return this.folders.has(dir);
   }
 
+  /** The paths whose content is `hash` now (a rename's or copy's source), without a scan of the index. */
+  withHash(hash: string): ReadonlySet<string> {
+    return this.byHash.get(hash) ?? NONE;
+  }
+
   private put(path: string, entry: IndexEntry): void {
-    if (!this.files.has(path)) {
+    const old = this.files.get(path);
+    if (!old) {
       for (let i = path.lastIndexOf('/', path.length - 2); i > 0; i = path.lastIndexOf('/', i - 1)) {
         const dir = path.slice(0, i);
         if (this.folders.has(dir)) break; // its own parents are there already
         this.folders.add(dir);
+      }
+    }
+    if (old?.hash !== entry.hash) {
+      const was = old?.hash ? this.byHash.get(old.hash) : undefined;
+      if (was?.delete(path) && was.size === 0) this.byHash.delete(old!.hash!);
+      if (entry.hash !== null && !path.endsWith('/')) {
+        const now = this.byHash.get(entry.hash);
+        if (now) now.add(path);
+        else this.byHash.set(entry.hash, new Set([path]));
       }
     }
     this.files.set(path, entry);
