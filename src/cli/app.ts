@@ -27,6 +27,7 @@ const io: Io = {
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
   isTTY: process.stderr.isTTY === true,
+  stdin: process.stdin,
   readPassphrase: (project) => readPassphrase({ env: process.env, stdin: process.stdin, prompt: (t) => void process.stderr.write(t) }, project),
 };
 

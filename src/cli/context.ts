@@ -6,12 +6,15 @@ import type { LoadedSettings, SyncSettings } from '../client/settings.ts';
 import { loadSettings, statePath } from '../client/settings.ts';
 import type { CliArgs } from './args.ts';
 import { CliError, EXIT } from './exit-codes.ts';
+import { printableJson } from './printable.ts';
 
 export interface Io {
   stdout(text: string): void;
   stderr(text: string): void;
   /** stderr is a terminal: spinners and colours are welcome. */
   isTTY: boolean;
+  /** What a person types (login reads the e-mailed code from it). */
+  stdin: NodeJS.ReadStream;
   /** A passphrase for `project` (src/cli/passphrase.ts: the environment, the terminal without echo, or stdin). */
   readPassphrase(project: string): Promise<string>;
 }
@@ -60,6 +63,17 @@ export function print(ctx: Ctx, value: unknown, text: string | (() => string)): 
     const t = typeof text === 'function' ? text() : text;
     if (t) ctx.io.stdout(t.endsWith('\n') ? t : t + '\n');
   }
+}
+
+/**
+ * The lines of a long-running command (watch, mirror): with --json one printable JSON line on stdout ({event, ...head(),
+ * ...data}), else `text` on `stream`.
+ */
+export function eventPrinter(ctx: Ctx, stream: 'stdout' | 'stderr', head: () => object = () => ({})): (event: string, data: object, text: string) => void {
+  return (event, data, text) => {
+    if (ctx.args.json) ctx.io.stdout(printableJson({ event, ...head(), ...data }) + '\n');
+    else ctx.io[stream](text + '\n');
+  };
 }
 
 /** Fixed-width columns. */

@@ -43,8 +43,11 @@ export const CLOSE_REPLACED = 4001;
 /** The close code that ends the relay's refusals (a join refused, a device revoked). */
 export const CLOSE_POLICY = 1008;
 
-/** Longest `epoch` accepted from the relay (anything longer is treated as absent). */
-const MAX_EPOCH = 128;
+/**
+ * An epoch as the client keeps and echoes it (SPEC §6.1; the relay issues hex): 1 to 128 printable ASCII characters.
+ * Anything else, from the relay or a stored position, counts as absent ('') — so none can reach a KEY=VALUE state file.
+ */
+export const isEpoch = (v: unknown): v is string => typeof v === 'string' && /^[\x21-\x7e]{1,128}$/.test(v);
 
 export function joinFrame(room: string, device: string, token: string, lastSeq: number | null, epoch = ''): string {
   const frame: Record<string, unknown> = { type: 'join', room, device };
@@ -105,7 +108,7 @@ export function parseInbound(text: string): Inbound {
   }
   switch (v.type) {
     case 'joined': {
-      const epoch = typeof v.epoch === 'string' && v.epoch.length <= MAX_EPOCH ? v.epoch : '';
+      const epoch = isEpoch(v.epoch) ? v.epoch : '';
       const seq = Number.isSafeInteger(v.seq) && (v.seq as number) >= 0 ? (v.seq as number) : 0;
       return { type: 'joined', room: String(v.room), device: String(v.device), host: v.host === true, hostDevice: String(v.hostDevice ?? ''), seq, epoch };
     }

@@ -8,7 +8,7 @@ import type { OutboxEntry } from './outbox.ts';
 import type { PayloadCodec, UndecryptableReason } from './payload-codec.ts';
 import { openPayload } from './payload-codec.ts';
 import type { Envelope, Target } from './protocol.ts';
-import { CLOSE_POLICY, CLOSE_REPLACED, envelopeFrame, FATAL_CODES, isRelaySeq, joinFrame, parseDelta, parseInbound, RETRYABLE_CODES } from './protocol.ts';
+import { CLOSE_POLICY, CLOSE_REPLACED, envelopeFrame, FATAL_CODES, isEpoch, isRelaySeq, joinFrame, parseDelta, parseInbound, RETRYABLE_CODES } from './protocol.ts';
 
 /** The part of the WHATWG WebSocket the client uses (browsers' and Node's global one fit). */
 export interface WebSocketLike {
@@ -235,7 +235,7 @@ export class RelayClient extends Emitter<RelayEvents> {
     const pos = typeof stored === 'number' ? { seq: stored, epoch: '' } : stored;
     if (pos && Number.isSafeInteger(pos.seq) && pos.seq >= 0 && this.seq === null) {
       this.seq = pos.seq;
-      this.epoch = typeof pos.epoch === 'string' ? pos.epoch : '';
+      this.epoch = isEpoch(pos.epoch) ? pos.epoch : '';
     }
     if (this.current !== 'idle') return;
     this.connect();

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseKeyValue } from '../common/config.ts';
 import { writeFileAtomic } from './atomic-file.ts';
+import { isEpoch } from './protocol.ts';
 import type { SeqPosition, SeqStore } from './relay-client.ts';
 
 /** The state-file key of a room (room IDs with other characters than [A-Za-z0-9_.-] are base64url-encoded). */
@@ -43,7 +44,7 @@ export function fileSeqStore(path: string, room: string, device: string, delayMs
     if (pending === null) return;
     const state = readState(path); // re-read: other processes keep other rooms in the same file
     state.set(key, String(pending.seq));
-    if (pending.epoch) state.set(epochKey, pending.epoch);
+    if (isEpoch(pending.epoch)) state.set(epochKey, pending.epoch);
     else state.delete(epochKey);
     pending = null;
     writeFileAtomic(path, [...state].map(([k, v]) => `${k}=${v}`).join('\n') + '\n', 0o600);
@@ -54,7 +55,7 @@ export function fileSeqStore(path: string, room: string, device: string, delayMs
       const v = state.get(key);
       if (v === undefined || !/^\d{1,15}$/.test(v)) return null;
       const epoch = state.get(epochKey) ?? '';
-      return { seq: Number(v), epoch: /^[\x21-\x7e]{1,128}$/.test(epoch) ? epoch : '' };
+      return { seq: Number(v), epoch: isEpoch(epoch) ? epoch : '' };
     },
     save(seq, epoch = '') {
       pending = { seq, epoch };

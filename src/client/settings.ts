@@ -1,11 +1,11 @@
 // The client's settings file (`~/.hone/sync.conf`, KEY=VALUE) with the IDE's setting names and defaults.
 // Reading is tolerant (bad lines and unknown keys are warnings, never a lost token); writing edits in place, atomically, 0600.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, parseKeyValue } from '../common/config.ts';
 import { parseToken } from '../common/token.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { looseModeWarning, writeFileAtomic } from './atomic-file.ts';
 
 export interface SyncSettings {
   /** Cross-device sync on/off; off by default, and nothing contacts a server while off. */
@@ -188,12 +188,8 @@ export function loadSettings(path: string): LoadedSettings {
       }
     }
   });
-  if (exists && process.platform !== 'win32') {
-    try {
-      const mode = statSync(path).mode & 0o777;
-      if ((mode & 0o077) !== 0 && values.syncDeviceToken) warnings.push(`${path}: readable by other users (mode ${mode.toString(8)}) and holds your device token; run chmod 600 ${path}`);
-    } catch { /* raced with a delete: nothing to say */ }
-  }
+  const loose = exists && values.syncDeviceToken ? looseModeWarning(path, 'your device token') : null;
+  if (loose) warnings.push(loose);
   return { settings: fromStrings(values), path, exists, warnings };
 }
 

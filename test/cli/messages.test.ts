@@ -1,5 +1,5 @@
 // hone-sync's messages where they used to mislead, through the real CLI against a real hone-auth and the real
-// hone-relay program: a relay whose auth.secret differs from auth's (relay log, /health, status, send), a device name
+// hone-relay program: a relay whose auth.secret differs from auth's (relay log, /health, status, send, mirror, watch), a device name
 // that does not exist, removing a project that does not exist, adding a folder that does not exist.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -80,6 +80,15 @@ describe('hone-sync messages against a relay with another auth.secret', () => {
     assert.equal(r.stderr, `hone-sync: ${SECRET_MISMATCH_MESSAGE}\n`);
     const json = await hs('send', 'notes', 'hello', '--json');
     assert.equal(JSON.parse(json.stdout).error.code, 'SECRET_MISMATCH');
+  });
+
+  test('mirror (and watch): the same secret mismatch, not "signed out"', async () => {
+    const m = await hs('mirror', join(dir, 'mirrored'), '--project', 'notes', '--create');
+    assert.equal(m.code, 5, m.stderr);
+    assert.equal(m.stderr.split('\n').filter(Boolean).at(-1), `hone-sync: ${SECRET_MISMATCH_MESSAGE}`);
+    const w = await hs('watch', 'notes', '--timeout', '10');
+    assert.equal(w.code, 5, w.stderr);
+    assert.equal(w.stderr.split('\n').filter(Boolean).at(-1), `hone-sync: ${SECRET_MISMATCH_MESSAGE}`);
   });
 
   test('send --to a device that does not exist is refused, naming the devices', async () => {

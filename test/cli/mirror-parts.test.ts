@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bumpVV, compareVV, conflictName, mergeVV, wins } from '../../src/cli/mirror/conflicts.ts';
-import { CHUNK_BYTES, chunks, fileMsg, MAX_VV_DEVICES, parseMirrorMsg } from '../../src/cli/mirror/protocol.ts';
+import { CHUNK_BYTES, chunks, fileMsg, FOLDER, MAX_VV_DEVICES, parseMirrorMsg } from '../../src/cli/mirror/protocol.ts';
 import { Pacer } from '../../src/cli/mirror/pacer.ts';
 import { fold, isIgnored, isSafeRelPath, pathProblem } from '../../src/cli/mirror/path-policy.ts';
 import { printable, printableJson } from '../../src/cli/printable.ts';
@@ -109,7 +109,27 @@ test('index: changes survive a process that never flushed (journal), another roo
     const c = new MirrorIndex(dir, 'room-2', 'desk');
     assert.equal(c.files.size, 0);
     assert.equal(c.lastSeq, null);
+    // hasUnder: the folders some path lies below (kept across a reload), so a new path is compared without a full scan
+    const e = { vv: { desk: 1 }, t: 5, d: 'desk', hash: H, size: 3, mtimeMs: 1.5 };
+    c.set('a/b/c.txt', e);
+    c.set('d/', { ...e, hash: FOLDER, size: null, mtimeMs: null });
+    c.set('ab.txt', e);
+    const c2 = new MirrorIndex(dir, 'room-2', 'desk');
+    for (const ix of [c, c2]) {
+      assert.deepEqual(['a', 'a/b', 'a/b/c.txt', 'd', 'ab.txt', 'x'].map((p) => ix.hasUnder(p)), [true, true, false, false, false, false]);
+    }
+    // withHash: the files holding a content now (a folder's key never; a changed or deleted file no longer)
+    const H2 = 'b'.repeat(64);
+    c.set('e.txt', e);
+    c.set('a/b/c.txt', { ...e, hash: H2 });
+    c.set('ab.txt', { ...e, hash: null, size: null, mtimeMs: null });
+    const c3 = new MirrorIndex(dir, 'room-2', 'desk');
+    for (const ix of [c, c3]) {
+      assert.deepEqual([[...ix.withHash(H)], [...ix.withHash(H2)], [...ix.withHash(FOLDER)]], [['e.txt'], ['a/b/c.txt'], []]);
+    }
+    c3.close();
     c.close();
+    c2.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

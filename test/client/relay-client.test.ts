@@ -408,6 +408,20 @@ describe('RelayClient and peers that cannot be trusted (SPEC §6.1)', () => {
     client.close();
   });
 
+  test('epoch: one that is not 1 to 128 printable ASCII characters (a line break, a space, too long) counts as absent', async () => {
+    for (const bad of ['ep\nlastSeq.other=999', 'ep 1', '', 'e'.repeat(129), 42]) {
+      const store = memorySeqStore(7, 'ep-7');
+      const { client, of } = make(time, { seqStore: store });
+      await client.start();
+      const s = FakeSocket.last;
+      s.open();
+      s.receive({ type: 'joined', room: 'pair-ROOM', device: 'desk', host: true, hostDevice: 'desk', seq: 9, epoch: bad });
+      assert.equal(of('joined')[0].epoch, '', String(bad));
+      assert.deepEqual([of('resync'), store.epoch, client.seqEpoch], [[], 'ep-7', 'ep-7'], String(bad));
+      client.close();
+    }
+  });
+
   test('epoch: a relay that predates epochs is joined without one; the first epoch seen is adopted without a resync', async () => {
     const store = memorySeqStore(7);
     const { client, of } = make(time, { seqStore: store });

@@ -121,5 +121,9 @@ describe('settings file', () => {
     assert.deepEqual(fileSeqStore(p, 'pair-X', 'my phone/2').load(), { seq: 9, epoch: '' }, 'other rooms keep theirs');
     a.save(4);
     assert.deepEqual(fileSeqStore(p, 'room.one', 'desk').load(), { seq: 4, epoch: '' });
+    // an epoch that is not one (a line break in it) never reaches the KEY=VALUE file, so it cannot add a line
+    a.save(6, 'ep\nlastSeq.pair-X.b64_x=999');
+    assert.deepEqual(fileSeqStore(p, 'room.one', 'desk').load(), { seq: 6, epoch: '' });
+    assert.doesNotMatch(readFileSync(p, 'utf8'), /999/);
   });
 });

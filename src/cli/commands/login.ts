@@ -13,7 +13,8 @@ import { startSpinner } from '../spinner.ts';
 
 const PLATFORMS: Record<string, string> = { darwin: 'macos', win32: 'windows' };
 
-export async function login(ctx: Ctx, input: NodeJS.ReadableStream = process.stdin): Promise<void> {
+export async function login(ctx: Ctx): Promise<void> {
+  const input = ctx.io.stdin;
   const [email, extra] = ctx.args.rest;
   if (!email || extra !== undefined) throw usage('usage: hone-sync login <email>');
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw usage(`"${email}" is not an e-mail address`);
@@ -25,7 +26,7 @@ export async function login(ctx: Ctx, input: NodeJS.ReadableStream = process.std
     + (handle.matchCode ? ` and enter ${handle.matchCode} there when the page asks.\n` : '.\n')
     + 'Or type the 6-digit code from the e-mail here and press Enter.\n');
   // While a person may be typing, the spinner must not redraw the line: one line only.
-  const spinner = startSpinner({ ...ctx.io, isTTY: ctx.io.isTTY && (input as { isTTY?: boolean }).isTTY !== true }, handle.expiresAt, (left) => `waiting for the link to be opened or the code to be typed… ${left} left (Ctrl-C to cancel)`);
+  const spinner = startSpinner({ ...ctx.io, isTTY: ctx.io.isTTY && input.isTTY !== true }, handle.expiresAt, (left) => `waiting for the link to be opened or the code to be typed… ${left} left (Ctrl-C to cancel)`);
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   const lines = createInterface({ input, crlfDelay: Infinity });

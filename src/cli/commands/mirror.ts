@@ -3,17 +3,17 @@
 import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Project } from '../../client/auth-client.ts';
+import { deviceOf } from '../../client/payload-codec.ts';
 import type { Ctx } from '../context.ts';
-import { authClient, requireToken } from '../context.ts';
+import { authClient, eventPrinter, requireToken } from '../context.ts';
 import { CliError, EXIT, usage } from '../exit-codes.ts';
-import { fromRelayFatal } from '../explain.ts';
 import { Mirror } from '../mirror/engine.ts';
-import { printable, printableJson } from '../printable.ts';
+import { printable } from '../printable.ts';
 import { FolderLocked, lockFolder } from '../mirror/lock.ts';
 import type { FolderLock } from '../mirror/lock.ts';
 import { MirrorIndex } from '../mirror/state.ts';
 import { reportUndecryptable } from '../project-keys.ts';
-import { openRelay } from '../relay-session.ts';
+import { openRelay, relayRefusal } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
 /** Appended to the device name for the mirror's own relay label. */
@@ -62,20 +62,14 @@ async function run(ctx: Ctx, root: string, created: boolean, project: Project): 
   const index = new MirrorIndex(root, project.roomId, device);
   const client = openRelay(ctx, project.roomId, label, me.token, index.seqStore(), { outboxLimit: 10_000, backoff: { baseMs: 250, maxMs: 5000 } });
   const engine = new Mirror({ root, device, client, index });
-  const json = ctx.args.json;
-  const out = (event: string, data: object, text: string) => {
-    if (json) ctx.io.stdout(printableJson({ event, ts: Date.now(), ...data }) + '\n');
-    else ctx.io.stdout(text + '\n');
-  };
-  const status = (event: string, data: object, text: string) => {
-    if (json) ctx.io.stdout(printableJson({ event, ts: Date.now(), ...data }) + '\n');
-    else ctx.io.stderr(text + '\n');
-  };
+  const stamp = () => ({ ts: Date.now() });
+  const out = eventPrinter(ctx, 'stdout', stamp);
+  const status = eventPrinter(ctx, 'stderr', stamp);
 
   // Every name in these lines may come from a peer: printed through `printable` (ESC, CR, LF… escaped); --json lines through printableJson (JSON leaves U+009B, bidi overrides and U+2028 raw).
   const p = printable;
-  /** A peer as the relay named it (its join label, which a peer cannot forge per message), without our "/mirror" suffix. */
-  const peer = (label: string) => p(label.endsWith(MIRROR_SUFFIX) ? label.slice(0, -MIRROR_SUFFIX.length) : label);
+  /** A peer as the relay named it (its join label, which a peer cannot forge per message), without the "/mirror" suffix (deviceOf). */
+  const peer = (label: string) => p(deviceOf(label));
   const size = (n: number | null) => (n !== null ? ` (${formatSize(n)})` : '');
   engine.on('sent', (c) => out('sent', c, `→ ${c.op === 'write' ? 'sent' : 'deleted'} ${p(c.path)}${size(c.size)}${c.source !== undefined ? `: same content as ${p(c.source)}, not sent again` : ''}`));
   engine.on('applied', (c) => out('applied', c,
@@ -123,7 +117,7 @@ async function run(ctx: Ctx, root: string, created: boolean, project: Project): 
       if (d.willRetry) status('disconnected', d, `hone-sync: relay ${ctx.settings.syncRelayUrl} not connected (${d.reason || 'connection lost'}); retrying in ${(d.delayMs / 1000).toFixed(1)} s; changes are kept until then`);
     });
     client.on('resync', (r) => status('resync', r, '* some relay messages expired before they reached this device; comparing folders in full'));
-    client.on('fatal', (f) => finish(fromRelayFatal(f, label)));
+    client.on('fatal', (f) => void relayRefusal(ctx, f, label).then(finish));
     try {
       engine.start();
     } catch (err) {

@@ -1,10 +1,10 @@
 // `hone-sync send <project> <text> [--to host|broadcast|<device>]`: one message into the project's room, acknowledged
 // by the relay (so it is stored for devices that are offline) before the command returns.
+import type { RelayEvents } from '../../client/relay-client.ts';
 import type { Ctx } from '../context.ts';
 import { authClient, print, requireToken } from '../context.ts';
 import { CliError, EXIT, usage } from '../exit-codes.ts';
-import { checkRelayRefusal, fromRelayFatal } from '../explain.ts';
-import { openRelay } from '../relay-session.ts';
+import { openRelay, relayRefusal } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
 export async function send(ctx: Ctx): Promise<void> {
@@ -19,23 +19,22 @@ export async function send(ctx: Ctx): Promise<void> {
   const client = openRelay(ctx, project.roomId, label, me.token);
   const timeoutMs = (ctx.args.timeout ?? 10) * 1000;
   let lastProblem = '';
-  let fatal: CliError | null = null;
+  let fatal: RelayEvents['fatal'] | null = null;
   client.on('disconnected', (d) => { lastProblem = d.reason || 'connection lost'; });
-  client.on('fatal', (f) => { fatal = fromRelayFatal(f, label); });
+  client.on('fatal', (f) => { fatal = f; });
   let seq = 0;
   const msgId = client.send(to, text);
   client.on('ack', (a) => { if (a.msgId === msgId) seq = a.seq; });
   const onAbort = () => client.close();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const explainFatal = (f: CliError) => checkRelayRefusal(f, () => authClient(ctx).me());
   try {
     await client.start();
     await client.ready(timeoutMs).catch(async () => {
-      if (fatal) throw await explainFatal(fatal);
+      if (fatal) throw await relayRefusal(ctx, fatal, label);
       throw new CliError(EXIT.UNREACHABLE, 'RELAY_UNREACHABLE', `cannot reach the relay at ${ctx.settings.syncRelayUrl}${lastProblem ? ` (${lastProblem})` : ''}; check the network, or the address with hone-sync config get syncRelayUrl`);
     });
     await client.drain(timeoutMs).catch(async () => {
-      if (fatal) throw await explainFatal(fatal);
+      if (fatal) throw await relayRefusal(ctx, fatal, label);
       const dropped = client.pending === 0;
       throw new CliError(dropped ? EXIT.REFUSED : EXIT.TIMEOUT, 'NOT_ACKNOWLEDGED', dropped ? 'the relay refused the message' : `the relay did not acknowledge the message within ${timeoutMs / 1000} s; it may not have been delivered`);
     });

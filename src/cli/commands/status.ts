@@ -70,7 +70,10 @@ export async function status(ctx: Ctx): Promise<number> {
   // Each project and whether this device encrypts it; only the keys when the project list cannot be fetched.
   const encryption = (list: Project[] | null) => {
     const rows = list
-      ? list.map((p) => ({ projectKey: p.projectKey, name: p.name, roomId: p.roomId, encrypted: keys.some((k) => k.room === p.roomId), keyId: keys.find((k) => k.room === p.roomId)?.keyId ?? null }))
+      ? list.map((p) => {
+        const keyId = keys.find((k) => k.room === p.roomId)?.keyId ?? null;
+        return { projectKey: p.projectKey, name: p.name, roomId: p.roomId, encrypted: keyId !== null, keyId };
+      })
       : keys.map((k) => ({ projectKey: k.project, name: k.project, roomId: k.room, encrypted: true, keyId: k.keyId }));
     report.projects = rows;
     for (const r of rows) lines.push(`project    ${r.projectKey}: ${r.encrypted ? `end-to-end encrypted (key id ${r.keyId})` : `not encrypted — hone-sync key set ${r.projectKey}`}`);

@@ -4,12 +4,11 @@
 import { fileSeqStore } from '../../client/seq-store.ts';
 import type { RelayEvents, RelayMessage } from '../../client/relay-client.ts';
 import type { Ctx } from '../context.ts';
-import { authClient, requireToken } from '../context.ts';
+import { authClient, eventPrinter, requireToken } from '../context.ts';
 import { usage } from '../exit-codes.ts';
-import { checkRelayRefusal, fromRelayFatal } from '../explain.ts';
 import { reportUndecryptable } from '../project-keys.ts';
 import { printable, printableJson } from '../printable.ts';
-import { openRelay } from '../relay-session.ts';
+import { openRelay, relayRefusal } from '../relay-session.ts';
 import { resolveProject } from '../resolve-project.ts';
 
 export function formatMessage(m: RelayMessage): string {
@@ -32,10 +31,7 @@ export async function watch(ctx: Ctx): Promise<void> {
   const store = fileSeqStore(ctx.stateFile, project.roomId, device);
   const client = openRelay(ctx, project.roomId, device, me.token, store);
   const json = ctx.args.json;
-  const event = (name: string, data: object, text: string) => {
-    if (json) ctx.io.stdout(printableJson({ event: name, ...data }) + '\n');
-    else ctx.io.stderr(text + '\n');
-  };
+  const event = eventPrinter(ctx, 'stderr');
 
   await new Promise<void>((resolve, reject) => {
     let count = 0;
@@ -76,7 +72,7 @@ export async function watch(ctx: Ctx): Promise<void> {
     client.on('disconnected', (d) => {
       if (d.willRetry) event('disconnected', d, `hone-sync: relay ${ctx.settings.syncRelayUrl} not connected (${printable(d.reason || 'connection lost')}); retrying in ${(d.delayMs / 1000).toFixed(1)} s`);
     });
-    client.on('fatal', (f) => void checkRelayRefusal(fromRelayFatal(f, device), () => authClient(ctx).me()).then(finish));
+    client.on('fatal', (f) => void relayRefusal(ctx, f, device).then(finish));
     client.start().catch(finish);
   });
 }

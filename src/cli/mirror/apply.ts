@@ -19,6 +19,9 @@ export class RefusedPath extends Error {
 
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
+/** The folder holding `rel` ('' at the top). */
+export const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+
 export function absPath(root: string, rel: string): string {
   return join(root, ...rel.split('/'));
 }
@@ -116,15 +119,6 @@ export function writeAtomic(root: string, rel: string, content: Uint8Array): Fil
   return statOf(statSync(target));
 }
 
-/** Removes the regular file `rel` if it is there (a missing file is already what the peer wants). Throws RefusedPath. */
-export function remove(root: string, rel: string): void {
-  if (!parentsInside(root, rel, false)) return;
-  const st = lstatOrNull(absPath(root, rel));
-  if (st === null) return;
-  if (!st.isFile()) throw new RefusedPath(rel, `${rel} is ${st.isSymbolicLink() ? 'a symlink' : 'not a regular file'} here; not removed`);
-  unlinkSync(absPath(root, rel));
-}
-
 /** Creates the folder `rel` (and its parents) inside the folder, never through a symlink. Throws RefusedPath. */
 export function makeDir(root: string, rel: string): void {
   parentsInside(root, rel + '/x', true);
@@ -151,7 +145,7 @@ export function removeEmptyDirs(root: string, rel: string, keep: (dir: string) =
     } catch {
       return;
     }
-    dir = dir.includes('/') ? dir.slice(0, dir.lastIndexOf('/')) : '';
+    dir = parentOf(dir);
   }
 }
 
@@ -161,15 +155,16 @@ const TRASH = 'trash';
 const TRASH_FILES = 32;
 
 /**
- * Removes the regular file `rel` like `remove`, but keeps its content in .hone-sync/trash/<hash> (a rename within
- * the file system, no copy), so a rename that arrives as delete + "same content as" is applied without the content.
+ * Removes the regular file `rel` if it is there (a missing file is already what the peer wants); throws RefusedPath.
+ * With its content `hash`, the content is kept in .hone-sync/trash/<hash> (a rename within the file system, no copy),
+ * so a rename that arrives as delete + "same content as" is applied without the content.
  */
 export function removeToTrash(root: string, rel: string, hash: string | null): void {
-  if (hash === null || !/^[0-9a-f]{64}$/.test(hash)) return remove(root, rel);
   if (!parentsInside(root, rel, false)) return;
   const st = lstatOrNull(absPath(root, rel));
   if (st === null) return;
   if (!st.isFile()) throw new RefusedPath(rel, `${rel} is ${st.isSymbolicLink() ? 'a symlink' : 'not a regular file'} here; not removed`);
+  if (hash === null || !/^[0-9a-f]{64}$/.test(hash)) return unlinkSync(absPath(root, rel));
   const dir = join(root, STATE_DIR, TRASH);
   mkdirSync(dir, { recursive: true });
   renameSync(absPath(root, rel), join(dir, hash));

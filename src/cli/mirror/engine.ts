@@ -6,7 +6,7 @@ import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Emitter } from '../../client/emitter.ts';
 import type { RelayClient, RelayMessage } from '../../client/relay-client.ts';
-import { absPath, clearTmp, fromTrash, leavesFolder, lstatInside, makeDir, readInside, RefusedPath, removeEmptyDirs, removeToTrash, writeAtomic } from './apply.ts';
+import { absPath, clearTmp, fromTrash, leavesFolder, lstatInside, makeDir, parentOf, readInside, RefusedPath, removeEmptyDirs, removeToTrash, writeAtomic } from './apply.ts';
 import type { Version } from './conflicts.ts';
 import { bumpVV, compareVV, conflictName, mergeVV, sameContent, wins } from './conflicts.ts';
 import type { Paced, PacerOptions } from './pacer.ts';
@@ -84,7 +84,6 @@ function keyProblem(key: string, hash: string | null): string | null {
   if (isFolderPath(key) !== (hash === FOLDER) && hash !== null) return 'a folder path with file content, or a file path marked as a folder';
   return pathProblem(plainPath(key));
 }
-const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 
 /** Files up to this size are re-hashed on every watcher event (so same-size edits within one mtime tick are seen). */
 const ALWAYS_HASH_BYTES = 8 * 1024 * 1024;
@@ -230,15 +229,24 @@ export class Mirror extends Emitter<MirrorEvents> {
     const present = list(dirs);
     for (const [p, s] of present) this.checkFile(p, s, thorough);
     for (const d of [...dirs].sort()) this.checkDir(d);
+    // Only a path with something below it in the index needs the whole index looked through (a new file does not).
+    const keys = !rel || this.index.hasUnder(rel) ? this.index.files.keys() : [rel, rel + '/'];
     const inside = (p: string) => !rel || p === rel || p === rel + '/' || p.startsWith(rel + '/');
-    const gone = [...this.index.files].filter(([p, e]) => e.hash !== null && inside(p) && !(isFolderPath(p) ? dirs.has(plainPath(p)) : present.has(p)));
+    const gone: Array<[string, IndexEntry]> = [];
+    for (const p of keys) {
+      const e = this.index.get(p);
+      if (e && e.hash !== null && inside(p) && !(isFolderPath(p) ? dirs.has(plainPath(p)) : present.has(p))) gone.push([p, e]);
+    }
     for (const [p] of gone) if (!isFolderPath(p)) this.localDelete(p);
     for (const [p] of gone.filter(([q]) => isFolderPath(q)).sort(([a], [b]) => b.length - a.length)) this.localDelete(p);
   }
 
-  /** Looks at one path (a file, a folder, or something gone) and records + sends what changed. */
-  private checkPath(rel: string, thorough: boolean): void {
-    if (isIgnored(rel)) return;
+  /**
+   * Looks at one path (a file, a folder, or something gone) and records + sends what changed. Returns the file's
+   * content when it was read for this (what the index now says it holds), so a caller need not read it again.
+   */
+  private checkPath(rel: string, thorough: boolean): Buffer | null {
+    if (isIgnored(rel)) return null;
     const st: Stats | null = lstatInside(this.root, rel); // null when gone or behind a symlink
     if (st?.isFile()) {
       if (this.index.get(rel + '/')?.hash === FOLDER) this.compare(rel, () => new Map(), thorough); // a folder became a file
@@ -249,6 +257,7 @@ export class Mirror extends Emitter<MirrorEvents> {
       dirs.add(rel);
       return walk(this.root, rel, dirs);
     }, thorough);
+    return null;
   }
 
   /** Records a folder that exists here (so empty folders travel too). */
@@ -262,7 +271,8 @@ export class Mirror extends Emitter<MirrorEvents> {
     this.emit('sent', { op: 'write', path: key, size: null });
   }
 
-  private checkFile(rel: string, st: FileStat, thorough: boolean): void {
+  /** Records + sends a changed file; returns its content when it was read (see checkPath). */
+  private checkFile(rel: string, st: FileStat, thorough: boolean): Buffer | null {
     const problem = pathProblem(rel);
     if (problem) {
       // The same policy for what this side sends: a name another system cannot hold safely stays here.
@@ -270,22 +280,22 @@ export class Mirror extends Emitter<MirrorEvents> {
         this.unsyncable.add(rel);
         this.refuse('this device', rel, `not synced: ${problem}`);
       }
-      return;
+      return null;
     }
     const e = this.index.get(rel);
     const same = e && e.hash !== null && e.size === st.size && e.mtimeMs === st.mtimeMs;
-    if (same && !(thorough && st.size <= ALWAYS_HASH_BYTES)) return;
+    if (same && !(thorough && st.size <= ALWAYS_HASH_BYTES)) return null;
     let content: Buffer | null;
     try {
       content = readInside(this.root, rel);
     } catch {
-      return; // replaced or removed meanwhile: its own event follows
+      return null; // replaced or removed meanwhile: its own event follows
     }
-    if (content === null) return;
+    if (content === null) return null;
     const hash = hashOf(content);
     if (e && e.hash === hash) {
       if (!same) this.index.set(rel, { ...e, size: st.size, mtimeMs: st.mtimeMs });
-      return;
+      return content;
     }
     const entry: IndexEntry = {
       vv: bumpVV(e?.vv ?? {}, this.device), t: Math.max(Math.round(st.mtimeMs), (e?.t ?? 0) + 1), d: this.device, hash,
@@ -296,10 +306,12 @@ export class Mirror extends Emitter<MirrorEvents> {
     if (source !== null) {
       // The peers hold this content already (a rename or a copy): send the version without it.
       this.queue('broadcast', fileMsg({ dev: this.device, path: rel, vv: entry.vv, t: entry.t, d: entry.d, hash, size: content.length, ref: true }), 0, rel);
-      return this.emit('sent', { op: 'write', path: rel, size: content.length, source });
+      this.emit('sent', { op: 'write', path: rel, size: content.length, source });
+      return content;
     }
     this.sendVersion('broadcast', rel, entry, content);
     this.emit('sent', { op: 'write', path: rel, size: content.length });
+    return content;
   }
 
   /** Another path this side synced with content `hash` (live, or deleted within the last minute), or null. */
@@ -308,7 +320,7 @@ export class Mirror extends Emitter<MirrorEvents> {
     for (const [h, r] of this.recentDeletes) if (r.at < old) this.recentDeletes.delete(h);
     const deleted = this.recentDeletes.get(hash);
     if (deleted && deleted.path !== except) return deleted.path;
-    for (const [p, e] of this.index.files) if (e.hash === hash && p !== except) return p;
+    for (const p of this.index.withHash(hash)) if (p !== except) return p;
     return null;
   }
 
@@ -393,16 +405,16 @@ export class Mirror extends Emitter<MirrorEvents> {
   /** A version whose content the sender says this side holds already (a rename or copy there): taken from here, or asked for. */
   private receiveRef(msg: FileMsg, from: string): void {
     const hash = msg.hash!;
-    const candidates = [...this.index.files].filter(([p, e]) => e.hash === hash && !isFolderPath(p)).map(([p]) => p).slice(0, 8);
+    const candidates = [...this.index.withHash(hash)].slice(0, 8);
     for (const source of candidates) {
       let content: Buffer | null = null;
       try {
         content = readInside(this.root, source);
       } catch { /* refused or gone: try the next */ }
-      if (content !== null && hashOf(content) === hash) return this.receive(msg, content, from, source);
+      if (content !== null && hashOf(content) === hash) return this.accept(msg, content, from, source);
     }
     const kept = fromTrash(this.root, hash);
-    if (kept !== null && hashOf(kept) === hash) return this.receive(msg, kept, from, this.trashed.get(hash) ?? 'a deleted file');
+    if (kept !== null && hashOf(kept) === hash) return this.accept(msg, kept, from, this.trashed.get(hash) ?? 'a deleted file');
     this.queue(from, wantMsg({ dev: this.device, paths: [msg.path] }));
   }
 
@@ -421,13 +433,18 @@ export class Mirror extends Emitter<MirrorEvents> {
     }
   }
 
-  /** A peer's version of a file (content null for a deletion): apply, ignore as stale, or resolve a conflict. */
-  private receive(meta: FileMsg, content: Buffer | null, from: string, source?: string): void {
-    const rel = meta.path;
+  /** A peer's version of a file (content null for a deletion) as it arrived: its content checked against its hash, then accepted. */
+  private receive(meta: FileMsg, content: Buffer | null, from: string): void {
     if (content !== null && hashOf(content) !== meta.hash) {
-      return this.emit('warning', { message: `${rel} from ${meta.dev} arrived damaged (hash mismatch); it will be fetched again at the next manifest exchange` });
+      return this.emit('warning', { message: `${meta.path} from ${meta.dev} arrived damaged (hash mismatch); it will be fetched again at the next manifest exchange` });
     }
-    this.checkPath(plainPath(rel), true); // an edit here that the watcher has not reported yet must not be overwritten unseen
+    this.accept(meta, content, from);
+  }
+
+  /** A version whose content (if any) matches its hash: apply, ignore as stale, or resolve a conflict. `source`: a local copy it came from. */
+  private accept(meta: FileMsg, content: Buffer | null, from: string, source?: string): void {
+    const rel = meta.path;
+    const here = this.checkPath(plainPath(rel), true); // an edit here that the watcher has not reported yet must not be overwritten unseen
     const remote: Version = { vv: meta.vv, t: meta.t, d: meta.d, hash: meta.hash };
     const local = this.index.get(rel);
     if (!local) {
@@ -460,7 +477,7 @@ export class Mirror extends Emitter<MirrorEvents> {
     let keptAs: string | null = null;
     if (local.hash !== null) {
       keptAs = conflictName(rel, local.d, (p) => (this.index.get(p)?.hash ?? null) !== null || existsSync(absPath(this.root, p)));
-      const mine = readInside(this.root, rel);
+      const mine = here ?? readInside(this.root, rel);
       if (mine === null) return; // gone meanwhile: its own event follows
       writeAtomic(this.root, keptAs, mine);
       this.checkPath(keptAs, true); // a new file of this device: recorded and sent like any other
@@ -595,13 +612,13 @@ export class Mirror extends Emitter<MirrorEvents> {
   private serveOne(peer: string, path: string): void {
     const outside = leavesFolder(this.root, plainPath(path));
     if (outside) return this.refuse(peer, path, `asked for: ${outside}`);
-    this.checkPath(plainPath(path), true);
+    const read = this.checkPath(plainPath(path), true);
     const e = this.index.get(path);
     if (!e) return;
     let content: Buffer | null = null;
     if (e.hash !== null && e.hash !== FOLDER) {
       try {
-        content = readInside(this.root, path);
+        content = read ?? readInside(this.root, path);
       } catch (err) {
         if (err instanceof RefusedPath) return this.refuse(peer, path, `asked for: ${err.message}`);
         return;

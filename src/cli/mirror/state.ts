@@ -3,10 +3,13 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../client/atomic-file.ts';
+import { isEpoch } from '../../client/protocol.ts';
 import type { SeqStore } from '../../client/relay-client.ts';
 import type { Version } from './conflicts.ts';
 import { isVV } from './protocol.ts';
 import { STATE_DIR } from './path-policy.ts';
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** Journal key of the relay position (a path cannot be empty). */
 const SEQ_KEY = '';
@@ -41,6 +44,10 @@ export class MirrorIndex {
   private fd: number;
   private journalBytes = 0;
   readonly files = new Map<string, IndexEntry>();
+  /** Every folder ('a', 'a/b') some path lies under (paths are never removed, so neither are these): see hasUnder. */
+  private readonly folders = new Set<string>();
+  /** Content hash → the paths whose entry holds it now (files only): see withHash. */
+  private readonly byHash = new Map<string, Set<string>>();
   lastSeq: number | null = null;
   epoch = '';
   private readonly room: string;
@@ -63,8 +70,8 @@ export class MirrorIndex {
     const valid = data.format === 1 && data.room === room && data.device === device && typeof data.files === 'object' && data.files !== null;
     if (valid) {
       if (Number.isSafeInteger(data.lastSeq) && (data.lastSeq as number) >= 0) this.lastSeq = data.lastSeq as number;
-      if (typeof data.epoch === 'string' && data.epoch.length <= 128) this.epoch = data.epoch;
-      for (const [path, e] of Object.entries(data.files!)) if (isEntry(e)) this.files.set(path, e);
+      if (isEpoch(data.epoch)) this.epoch = data.epoch;
+      for (const [path, e] of Object.entries(data.files!)) if (isEntry(e)) this.put(path, e);
       let journal = '';
       try {
         journal = readFileSync(this.journal, 'utf8');
@@ -79,9 +86,9 @@ export class MirrorIndex {
         if (!Array.isArray(rec)) continue;
         if (rec[0] === SEQ_KEY && Number.isSafeInteger(rec[1])) {
           this.lastSeq = rec[1];
-          this.epoch = typeof rec[2] === 'string' && rec[2].length <= 128 ? rec[2] : '';
+          this.epoch = isEpoch(rec[2]) ? rec[2] : '';
         }
-        else if (typeof rec[0] === 'string' && isEntry(rec[1])) this.files.set(rec[0], rec[1]);
+        else if (typeof rec[0] === 'string' && isEntry(rec[1])) this.put(rec[0], rec[1]);
       }
     }
     // From here on the journal continues what index.json (rewritten now) holds.
@@ -94,8 +101,39 @@ export class MirrorIndex {
   }
 
   set(path: string, entry: IndexEntry): void {
-    this.files.set(path, entry);
+    this.put(path, entry);
     this.append([path, entry]);
+  }
+
+  /** Whether any path lies below the folder `dir` ('a/b' for 'a/b/c'; a folder's own key 'a/b/' is not below it). */
+  hasUnder(dir: string): boolean {
+    return this.folders.has(dir);
+  }
+
+  /** The paths whose content is `hash` now (a rename's or copy's source), without a scan of the index. */
+  withHash(hash: string): ReadonlySet<string> {
+    return this.byHash.get(hash) ?? NONE;
+  }
+
+  private put(path: string, entry: IndexEntry): void {
+    const old = this.files.get(path);
+    if (!old) {
+      for (let i = path.lastIndexOf('/', path.length - 2); i > 0; i = path.lastIndexOf('/', i - 1)) {
+        const dir = path.slice(0, i);
+        if (this.folders.has(dir)) break; // its own parents are there already
+        this.folders.add(dir);
+      }
+    }
+    if (old?.hash !== entry.hash) {
+      const was = old?.hash ? this.byHash.get(old.hash) : undefined;
+      if (was?.delete(path) && was.size === 0) this.byHash.delete(old!.hash!);
+      if (entry.hash !== null && !path.endsWith('/')) {
+        const now = this.byHash.get(entry.hash);
+        if (now) now.add(path);
+        else this.byHash.set(entry.hash, new Set([path]));
+      }
+    }
+    this.files.set(path, entry);
   }
 
   private append(rec: unknown): void {

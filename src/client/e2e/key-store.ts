@@ -1,7 +1,7 @@
 // This device's project keys: a JSON file beside the settings (keysPath: `sync.conf` → `sync.keys`), mode 0600, one record per
 // room. Only derived keys are kept (never the passphrase); a damaged file is an error, never a reason to send in clear.
-import { readFileSync, statSync } from 'node:fs';
-import { writeFileAtomic } from '../atomic-file.ts';
+import { readFileSync } from 'node:fs';
+import { looseModeWarning, writeFileAtomic } from '../atomic-file.ts';
 import type { KdfParams, SealKey } from './format.ts';
 import { KEY_ID_BYTES } from './format.ts';
 import { keyIdOf } from './kdf.ts';
@@ -57,10 +57,8 @@ export function loadKeys(path: string): { keys: KeyRecord[]; warnings: string[] 
   } catch (err) {
     throw new KeyStoreError(`${path}: ${(err as Error).message}; nothing is sent until it is fixed or removed (then set the keys again with hone-sync key set <project>)`);
   }
-  if (process.platform !== 'win32') {
-    const mode = statSync(path).mode & 0o777;
-    if ((mode & 0o077) !== 0) warnings.push(`${path}: readable by other users (mode ${mode.toString(8)}) and holds your project keys; run chmod 600 ${path}`);
-  }
+  const loose = looseModeWarning(path, 'your project keys');
+  if (loose) warnings.push(loose);
   return { keys, warnings };
 }
 
