@@ -12,7 +12,7 @@ import { SECRET_MISMATCH_MESSAGE } from '../../src/cli/explain.ts';
 import { SECRET_REJECTED } from '../../src/relay/revocations.ts';
 import { startAuth } from '../helpers/auth.ts';
 import type { TestAuth } from '../helpers/auth.ts';
-import { until } from '../helpers/cluster.ts';
+import { until } from '../helpers/wait.ts';
 import { freePort, programRunner } from '../helpers/process.ts';
 import { run } from './run.ts';
 

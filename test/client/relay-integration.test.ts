@@ -10,14 +10,12 @@ import { memorySeqStore } from '../../src/client/seq-store.ts';
 import { startAuth } from '../helpers/auth.ts';
 import type { TestAuth } from '../helpers/auth.ts';
 import { RelayClient as RawClient, sleep, startRelay } from '../helpers/relay.ts';
+import { until } from '../helpers/wait.ts';
 import type { TestRelay } from '../helpers/relay.ts';
 
-const until = async (what: string, cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+/** Waits for `cond` (up to `ms`), failing the test with what it waited for. */
+const waitFor = async (what: string, cond: () => boolean, ms = 5000) => {
+  if (!(await until(cond, ms, 10))) throw new Error(`timed out waiting for ${what}`);
 };
 
 describe('RelayClient against hone-relay + hone-auth', () => {
@@ -65,14 +63,14 @@ describe('RelayClient against hone-relay + hone-auth', () => {
     b.send('host', 'to the host');
     await a.drain(3000);
     await b.drain(3000);
-    await until('phone gets 2', () => b.got.length === 2);
-    await until('desk gets 1', () => a.got.length === 1);
+    await waitFor('phone gets 2', () => b.got.length === 2);
+    await waitFor('desk gets 1', () => a.got.length === 1);
     assert.deepEqual(b.got.map((m) => [m.from, m.to, m.payload]), [['desk', 'broadcast', 'hello phone'], ['desk', 'phone', { direct: true }]]);
     assert.deepEqual(a.got.map((m) => [m.from, m.to, m.payload]), [['phone', 'host', 'to the host']]);
     assert.ok(b.got[0].seq < b.got[1].seq);
     assert.equal(a.got[0].room, roomId);
     b.close();
-    await until('presence left', () => presence.includes('phone:left'));
+    await waitFor('presence left', () => presence.includes('phone:left'));
     a.close();
   });
 
@@ -84,19 +82,19 @@ describe('RelayClient against hone-relay + hone-auth', () => {
     await b.start();
     await Promise.all([a.ready(3000), b.ready(3000)]);
     a.send('broadcast', 'before');
-    await until('before', () => b.got.some((m) => m.payload === 'before'));
+    await waitFor('before', () => b.got.some((m) => m.payload === 'before'));
 
     // Stop the relay (keeping its SQLite buffer) and start it again on the same ports.
     const ports = { port: Number(new URL(relay.httpUrl).port), 'ws.port': Number(new URL(relay.wsUrl).port) };
     const path = relay.sqlitePath;
     await relay.close({ keepFiles: true });
-    await until('both notice', () => a.state !== 'joined' && b.state !== 'joined');
+    await waitFor('both notice', () => a.state !== 'joined' && b.state !== 'joined');
     a.send('broadcast', 'while down 1');
     a.send('broadcast', 'while down 2');
     assert.equal(a.pending, 2);
     relay = await startRelay({ 'auth.url': auth.url, ...ports }, { sqlitePath: path });
     await a.drain(5000);
-    await until('phone catches up', () => b.got.filter((m) => String(m.payload).startsWith('while down')).length === 2);
+    await waitFor('phone catches up', () => b.got.filter((m) => String(m.payload).startsWith('while down')).length === 2);
     assert.deepEqual(b.got.map((m) => m.payload), ['before', 'while down 1', 'while down 2']);
     const seqs = b.got.map((m) => m.seq);
     assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
@@ -108,7 +106,7 @@ describe('RelayClient against hone-relay + hone-auth', () => {
     await a.drain(3000);
     const b2 = client('phone', phone.deviceToken, { seqStore: phoneSeq });
     await b2.start();
-    await until('replay', () => b2.got.length === 2);
+    await waitFor('replay', () => b2.got.length === 2);
     assert.deepEqual(b2.got.map((m) => [m.payload, m.replayed]), [['missed 1', true], ['missed 2', true]]);
     await sleep(100);
     assert.equal(b2.got.length, 2, 'nothing already seen is delivered again');
@@ -124,7 +122,7 @@ describe('RelayClient against hone-relay + hone-auth', () => {
     await t.start();
     await t.ready(3000);
     await new AuthClient({ url: auth.url, token: desk.deviceToken }).removeDevice(extra.deviceId);
-    await until('revoked', () => fatal.length > 0, 5000);
+    await waitFor('revoked', () => fatal.length > 0, 5000);
     assert.deepEqual(fatal, ['TOKEN_REVOKED']);
     assert.equal(t.state, 'failed');
   });
@@ -159,7 +157,7 @@ describe('RelayClient against hone-relay + hone-auth', () => {
     ];
     for (const f of forged) evil.send({ ...f, from: 'phone-evil', to: 'broadcast', ts: Date.now(), payload: 'x' });
     evil.send({ from: 'phone-evil', room: roomId, to: 'broadcast', ts: Date.now(), payload: 'honest after' });
-    await until('the honest message', () => a.got.some((m) => m.payload === 'honest after'));
+    await waitFor('the honest message', () => a.got.some((m) => m.payload === 'honest after'));
     // a relay that refuses typed envelopes (BAD_ENVELOPE) delivers none of them; an older one delivers them as envelopes
     assert.ok(a.got.every((m) => m.from === 'phone-evil' && m.seq < 1_000_000), JSON.stringify(a.got.map((m) => m.seq)));
     assert.ok((store.value ?? 0) < 1_000_000, `lastSeq ${store.value}`);
@@ -169,7 +167,7 @@ describe('RelayClient against hone-relay + hone-auth', () => {
     const path = relay.sqlitePath;
     evil.ws.close();
     await relay.close({ keepFiles: true });
-    await until('dropped', () => a.state !== 'joined');
+    await waitFor('dropped', () => a.state !== 'joined');
     relay = await startRelay({ 'auth.url': auth.url, ...ports }, { sqlitePath: path });
     await a.ready(5000);
     assert.equal(a.state, 'joined');

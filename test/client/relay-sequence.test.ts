@@ -11,7 +11,7 @@ import type { RelayClientOptions, RelayEvents, RelayMessage } from '../../src/cl
 import { fileSeqStore, memorySeqStore } from '../../src/client/seq-store.ts';
 import { clusterEngine, localEngine } from '../relay/engines.ts';
 import type { Relays } from '../relay/engines.ts';
-import { until as waitUntil } from '../helpers/cluster.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 import { startRelay, token, uniqueRoom } from '../helpers/relay.ts';
 import type { TestRelay } from '../helpers/relay.ts';
 
