@@ -129,6 +129,15 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     return 1;
   }
 
+  /** Takes the connection out of its room here; false when it does not hold its label (any more). */
+  function detach(conn: Conn): boolean {
+    const members = rooms.get(conn.room);
+    if (members === undefined || members.get(conn.device) !== conn) return false;
+    members.delete(conn.device);
+    if (members.size === 0) rooms.delete(conn.room);
+    return true;
+  }
+
   function noteDelivered(conn: Conn): void {
     if (conn.deliveredSeq > conn.notedSeq && conn.device !== '') {
       engine.buffer.noteDelivered(conn.room, conn.device, conn.deliveredSeq);
@@ -190,11 +199,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     },
     remove(conn) {
       noteDelivered(conn);
-      const members = rooms.get(conn.room);
-      if (members === undefined || members.get(conn.device) !== conn) return;
-      members.delete(conn.device);
-      if (members.size === 0) rooms.delete(conn.room);
-      engine.rooms.leave(conn.room, conn.device);
+      if (detach(conn)) engine.rooms.leave(conn.room, conn.device);
     },
     send,
     sendPage(conn, data) {
@@ -217,10 +222,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     forget(conn) {
       conn.held = null;
       conn.heldBytes = 0;
-      const members = rooms.get(conn.room);
-      if (members === undefined || members.get(conn.device) !== conn) return;
-      members.delete(conn.device);
-      if (members.size === 0) rooms.delete(conn.room);
+      detach(conn);
     },
     end,
     release(conn, afterSeq) {
