@@ -77,7 +77,12 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
       socket?.cork();
     }
     if (ws.bufferedAmount > deps.sendBufferBytes) return slow(conn);
-    ws.send(data, { binary: false });
+    write(ws, data);
+  }
+
+  /** Hands a text frame to the socket and counts its bytes; whether it may be sent is the caller's judgement. */
+  function write(ws: WebSocket, data: string | Buffer, sent?: (err?: Error) => void): void {
+    ws.send(data, { binary: false }, sent);
     metrics.bytesOut.inc(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
   }
 
@@ -150,7 +155,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     if (conn.ended !== null) return;
     conn.ended = errCode;
     metrics.closes.labels(errCode).inc();
-    if (past && conn.ws.readyState === OPEN) conn.ws.send(out.error(errCode, message), { binary: false });
+    if (past && conn.ws.readyState === OPEN) write(conn.ws, out.error(errCode, message));
     else send(conn, out.error(errCode, message));
     if (conn.ws.readyState === OPEN) conn.ws.close(closeCode, errCode);
     // A peer that never completes the closing handshake is cut off.
@@ -209,11 +214,10 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
         slow(conn);
         return Promise.resolve(false);
       }
-      metrics.bytesOut.inc(Buffer.byteLength(data));
       return new Promise((resolve) => {
         const closed = () => resolve(false);
         ws.once('close', closed);
-        ws.send(data, { binary: false }, (err) => {
+        write(ws, data, (err) => {
           ws.off('close', closed);
           resolve(!err && ws.readyState === OPEN && conn.ended === null);
         });
