@@ -121,11 +121,13 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
 
   /** Sends (or holds during catch-up) one envelope, inside `inBatch`; answers 1 when sent, for the routed counter. */
   function deliver(conn: Conn, e: RoutedEnvelope, bytes: Buffer): number {
+    // Ended (a slow consumer cut off, replaced, revoked): nothing more is held or counted as delivered for it.
+    if (conn.ended !== null) return 0;
     if (conn.held !== null) {
       conn.held.push(e);
       // Held while the catch-up pages drain: past the send-buffer cap this reader is slow too.
       conn.heldBytes += e.text.length;
-      if (conn.heldBytes > deps.sendBufferBytes && conn.ended === null) slow(conn);
+      if (conn.heldBytes > deps.sendBufferBytes) slow(conn);
       return 0;
     }
     cork(conn);
