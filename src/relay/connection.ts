@@ -192,10 +192,10 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
     }
     joinClaims = { ...claims, claimRoom: owner === 'unregistered' && !config['rooms.unregistered.shared'] };
   }
+  // A label held here by another account is refused before anything is counted, and again after the awaits below.
+  const labelTaken = (holder: Conn | undefined) => holder !== undefined && joinClaims !== undefined && holder.userId !== joinClaims.userId;
   const previous = hub.get(frame.room, frame.device);
-  if (previous !== undefined && joinClaims !== undefined && previous.userId !== joinClaims.userId) {
-    return refuse(conn, deps, 'LABEL_TAKEN', LABEL_TAKEN_MESSAGE, POLICY);
-  }
+  if (labelTaken(previous)) return refuse(conn, deps, 'LABEL_TAKEN', LABEL_TAKEN_MESSAGE, POLICY);
   if (previous === undefined) {
     if (engine.rooms.devices(frame.room) === 0 && engine.rooms.count() >= config['limits.rooms']) {
       return refuse(conn, deps, 'RELAY_FULL', 'This relay serves as many rooms as it may; try again later.', TRY_LATER);
@@ -216,6 +216,7 @@ async function join(conn: Conn, text: string, deps: ConnectionDeps): Promise<voi
     conn.deviceId = joinClaims.deviceId;
   }
   const current = hub.get(frame.room, frame.device);
+  if (labelTaken(current)) return refuse(conn, deps, 'LABEL_TAKEN', LABEL_TAKEN_MESSAGE, POLICY);
   if (current !== undefined) hub.end(current, 'REPLACED', 'The same device joined this room on a newer connection.', 4001);
   conn.held = [];
   hub.add(conn);

@@ -77,7 +77,12 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
       socket?.cork();
     }
     if (ws.bufferedAmount > deps.sendBufferBytes) return slow(conn);
-    ws.send(data, { binary: false });
+    write(ws, data);
+  }
+
+  /** Hands a text frame to the socket and counts its bytes; whether it may be sent is the caller's judgement. */
+  function write(ws: WebSocket, data: string | Buffer, sent?: (err?: Error) => void): void {
+    ws.send(data, { binary: false }, sent);
     metrics.bytesOut.inc(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
   }
 
@@ -116,17 +121,28 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
 
   /** Sends (or holds during catch-up) one envelope, inside `inBatch`; answers 1 when sent, for the routed counter. */
   function deliver(conn: Conn, e: RoutedEnvelope, bytes: Buffer): number {
+    // Ended (a slow consumer cut off, replaced, revoked): nothing more is held or counted as delivered for it.
+    if (conn.ended !== null) return 0;
     if (conn.held !== null) {
       conn.held.push(e);
       // Held while the catch-up pages drain: past the send-buffer cap this reader is slow too.
       conn.heldBytes += e.text.length;
-      if (conn.heldBytes > deps.sendBufferBytes && conn.ended === null) slow(conn);
+      if (conn.heldBytes > deps.sendBufferBytes) slow(conn);
       return 0;
     }
     cork(conn);
     send(conn, bytes);
     conn.deliveredSeq = e.seq;
     return 1;
+  }
+
+  /** Takes the connection out of its room here; false when it does not hold its label (any more). */
+  function detach(conn: Conn): boolean {
+    const members = rooms.get(conn.room);
+    if (members === undefined || members.get(conn.device) !== conn) return false;
+    members.delete(conn.device);
+    if (members.size === 0) rooms.delete(conn.room);
+    return true;
   }
 
   function noteDelivered(conn: Conn): void {
@@ -141,7 +157,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     if (conn.ended !== null) return;
     conn.ended = errCode;
     metrics.closes.labels(errCode).inc();
-    if (past && conn.ws.readyState === OPEN) conn.ws.send(out.error(errCode, message), { binary: false });
+    if (past && conn.ws.readyState === OPEN) write(conn.ws, out.error(errCode, message));
     else send(conn, out.error(errCode, message));
     if (conn.ws.readyState === OPEN) conn.ws.close(closeCode, errCode);
     // A peer that never completes the closing handshake is cut off.
@@ -190,11 +206,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     },
     remove(conn) {
       noteDelivered(conn);
-      const members = rooms.get(conn.room);
-      if (members === undefined || members.get(conn.device) !== conn) return;
-      members.delete(conn.device);
-      if (members.size === 0) rooms.delete(conn.room);
-      engine.rooms.leave(conn.room, conn.device);
+      if (detach(conn)) engine.rooms.leave(conn.room, conn.device);
     },
     send,
     sendPage(conn, data) {
@@ -204,11 +216,10 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
         slow(conn);
         return Promise.resolve(false);
       }
-      metrics.bytesOut.inc(Buffer.byteLength(data));
       return new Promise((resolve) => {
         const closed = () => resolve(false);
         ws.once('close', closed);
-        ws.send(data, { binary: false }, (err) => {
+        write(ws, data, (err) => {
           ws.off('close', closed);
           resolve(!err && ws.readyState === OPEN && conn.ended === null);
         });
@@ -217,10 +228,7 @@ export function createHub(deps: { engine: RelayEngine; metrics: RelayMetrics; cl
     forget(conn) {
       conn.held = null;
       conn.heldBytes = 0;
-      const members = rooms.get(conn.room);
-      if (members === undefined || members.get(conn.device) !== conn) return;
-      members.delete(conn.device);
-      if (members.size === 0) rooms.delete(conn.room);
+      detach(conn);
     },
     end,
     release(conn, afterSeq) {

@@ -1,6 +1,6 @@
 // Pulls revocations from hone-auth every second (SPEC §5/§6), keeps them in the engine's store and closes the
 // revoked devices' live connections. When auth is unreachable the relay keeps serving and logs the failure.
-import { hmacHex } from '../common/token.ts';
+import { relayAuthorization, revocationsMessage } from './auth-signature.ts';
 import type { Revocation, RevocationStore } from './engine/contract.ts';
 import type { Scheduler, Timer } from './scheduler.ts';
 
@@ -47,7 +47,7 @@ export function startRevocationPuller(deps: PullerDeps): { state: PullerState; s
   async function pageOnce(): Promise<number> {
     const since = deps.store.cursor();
     const res = await deps.fetch(`${deps.authUrl}/auth/revocations?since=${encodeURIComponent(since)}`, {
-      headers: { authorization: `Hone-Relay ${hmacHex(deps.secret, `revocations|${since}`)}` },
+      headers: { authorization: relayAuthorization(deps.secret, revocationsMessage(since)) },
       signal: AbortSignal.timeout(5000),
     });
     if (res.status === 401) throw Object.assign(new Error(SECRET_REJECTED), { secretRejected: true });

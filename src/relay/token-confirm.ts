@@ -1,6 +1,9 @@
 // With token.algorithm=djb2, each djb2 token is confirmed with hone-auth once (POST /auth/relay/token, HMAC-signed
 // like /auth/revocations) before the relay accepts it: djb2 is linear, so a matching hash proves nothing alone.
-import { hmacHex, sha256Hex } from '../common/token.ts';
+import { sha256Hex } from '../common/token.ts';
+import { relayAuthorization, tokenCheckMessage } from './auth-signature.ts';
+
+export { tokenCheckMessage };
 
 /** true: auth issued it to a device that still exists; false: it did not; null: auth could not be asked. */
 export type Confirm = (token: string) => Promise<boolean | null>;
@@ -9,9 +12,6 @@ export type Confirm = (token: string) => Promise<boolean | null>;
 const CACHE_SIZE = 10_000;
 /** A refusal is kept shorter than a confirmation: the device may be signed in a moment later. */
 const REFUSED_KEEP_MS = 60_000;
-
-/** What the relay signs and auth checks: the token itself travels in the body, its digest in the MAC. */
-export const tokenCheckMessage = (token: string): string => `token|${sha256Hex(token)}`;
 
 /** The djb2 tokens this relay must confirm: what auth did not sign with HMAC (a 64-hex signature). */
 export const needsConfirming = (token: string): boolean => !/\.[0-9a-f]{64}$/.test(token);
@@ -24,7 +24,7 @@ export function createTokenConfirmer(deps: { authUrl: string; secret: string; fe
     try {
       const res = await deps.fetch(`${deps.authUrl}/auth/relay/token`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Hone-Relay ${hmacHex(deps.secret, tokenCheckMessage(token))}` },
+        headers: { 'content-type': 'application/json', authorization: relayAuthorization(deps.secret, tokenCheckMessage(token)) },
         body: JSON.stringify({ token }),
         signal: AbortSignal.timeout(5000),
       });

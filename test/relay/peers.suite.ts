@@ -97,6 +97,23 @@ export function peersSuite(engine: EngineCase): void {
       }
     });
 
+    test('two accounts joining one label at once: one holds it, the other gets LABEL_TAKEN, the holder is not replaced', async () => {
+      const shared = await engine.start({ 'rooms.unregistered.shared': true });
+      try {
+        const room = uniqueRoom();
+        const [a, b] = await Promise.all([shared.node(0).connect(), shared.node(0).connect()]);
+        const answers = await Promise.all([a.join(room, 'laptop', token(1, 1)), b.join(room, 'laptop', token(2, 2))]);
+        assert.deepEqual(answers.map((f) => f.type === 'joined' ? 'joined' : f.code).sort(), ['LABEL_TAKEN', 'joined'], JSON.stringify(answers));
+        const holder = answers[0].type === 'joined' ? a : b;
+        const peer = await shared.node(0).device(room, 'phone', { userId: holder === a ? 1 : 2, deviceId: 9 });
+        peer.envelope('laptop', 'still yours', { msgId: 'p1' });
+        await holder.next((f) => f?.payload === 'still yours');
+        assert.ok(holder.isOpen, 'the holder was not replaced');
+      } finally {
+        await shared.close();
+      }
+    });
+
     test('an unregistered room is its first account\'s while it has members or buffered envelopes: ROOM_FORBIDDEN, no catch-up', async () => {
       const room = uniqueRoom();
       const owner = await r.node(0).device(room, 'a', { userId: 5, deviceId: 1 });

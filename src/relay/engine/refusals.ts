@@ -1,5 +1,6 @@
-// What engines refuse joins with, and the names both give revocations: the few values beside the contract that are
-// not types (contract.ts), shared by the routing code and both engines.
+// What engines refuse joins with, the names both give revocations and how both make a room epoch: the few values
+// beside the contract that are not types (contract.ts), shared by the routing code and both engines.
+import { randomBytes } from 'node:crypto';
 
 /** What a device whose token was revoked is told, whichever node or path refuses it. */
 export const REVOKED_MESSAGE = 'This device was removed from the account; sign in again.';
@@ -23,3 +24,6 @@ export const ROOM_REMOVED_MESSAGE = 'This project was removed from the account.'
 /** How a revocation is named in a store and in a batch of learnt ones: `userId:deviceId`, or `room:<roomId>`. */
 export const revocationKey = (r: { userId: number; deviceId: number; roomId?: string }): string =>
   r.roomId ? `room:${r.roomId}` : `${r.userId}:${r.deviceId}`;
+
+/** A fresh room epoch (SPEC §6.1): 16 hex characters, new whenever a room's sequence starts again. */
+export const newEpoch = (): string => randomBytes(8).toString('hex');

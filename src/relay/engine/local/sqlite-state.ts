@@ -1,6 +1,5 @@
 // The single relay's durable state in SQLite (node:sqlite, WAL): an append-only log of routed envelopes, room
 // sequence numbers, what each device label was delivered, and revocations. One transaction per event-loop turn.
-import { randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import type { Clock } from '../../../common/clock.ts';
@@ -10,7 +9,7 @@ import type { Mark } from '../delivery-marks.ts';
 import { markKey, raiseMark } from '../delivery-marks.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import type { AcceptCallback, IncomingEnvelope, MessageBuffer, Revocation, RevocationStore, RoutedEnvelope } from '../contract.ts';
-import { revocationKey } from '../refusals.ts';
+import { newEpoch, revocationKey } from '../refusals.ts';
 
 // The log is a plain rowid table appended in arrival order: an insert touches the last page only, and trimming
 // the window deletes a prefix of ids. Lookups by room go through an in-memory index (RoomLog) built at start.
@@ -191,11 +190,11 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     buffered++;
     mark(row.id, row.createdAt);
   }
-  for (const [room, seq] of stored) seqs.set(room, { assigned: seq, durable: seq, epoch: epochs.get(room) ?? newEpoch(room, seq) });
+  for (const [room, seq] of stored) seqs.set(room, { assigned: seq, durable: seq, epoch: epochs.get(room) ?? firstEpoch(room, seq) });
 
   /** A room whose counter has no epoch yet (new, or from schema 2) gets one, written at once. */
-  function newEpoch(room: string, seq: number): string {
-    const epoch = randomBytes(8).toString('hex');
+  function firstEpoch(room: string, seq: number): string {
+    const epoch = newEpoch();
     q.upsertSeq.run(room, seq, clock(), epoch);
     return epoch;
   }
@@ -252,7 +251,7 @@ export function openSqliteState(opts: SqliteStateOptions): SqliteState {
     if (s === undefined) {
       const row = q.getSeq.get(room) as { seq: number; epoch: string | null } | undefined;
       const seq = row?.seq ?? 0;
-      s = { assigned: seq, durable: seq, epoch: row?.epoch ?? newEpoch(room, seq) };
+      s = { assigned: seq, durable: seq, epoch: row?.epoch ?? firstEpoch(room, seq) };
       seqs.set(room, s);
     }
     return s;

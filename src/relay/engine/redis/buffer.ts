@@ -3,7 +3,7 @@
 import type { Mark } from '../delivery-marks.ts';
 import { markKey, raiseMark } from '../delivery-marks.ts';
 import type { AcceptCallback, IncomingEnvelope, MessageBuffer, RoutedEnvelope } from '../contract.ts';
-import { randomBytes } from 'node:crypto';
+import { newEpoch } from '../refusals.ts';
 import type { Fanout } from './fanout.ts';
 import type { RedisPair } from './redis.ts';
 import type { Keyspace } from './wire.ts';
@@ -98,7 +98,7 @@ export function createClusterBuffer(deps: { pair: RedisPair; keys: Keyspace; fan
       for (const l of listeners) l(batch);
     },
     async position(room) {
-      const [seq, epoch] = await pair.scripts.honePosition(keys.seq(room), keys.epoch(room), randomBytes(8).toString('hex'));
+      const [seq, epoch] = await pair.scripts.honePosition(keys.seq(room), keys.epoch(room), newEpoch());
       return { seq: Number(seq), epoch: String(epoch) };
     },
     async replay(room, afterSeq, maxBytes) {

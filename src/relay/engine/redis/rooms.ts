@@ -5,7 +5,7 @@ import type { JoinClaims, JoinResult, RoomEvent, RoomTable } from '../contract.t
 import { JoinRefused, LABEL_TAKEN_MESSAGE, revocationKey, REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE, ROOM_TAKEN_MESSAGE } from '../refusals.ts';
 import type { Fanout, SlotHandle } from './fanout.ts';
 import type { RedisPair } from './redis.ts';
-import type { Keyspace, Notice } from './wire.ts';
+import type { Keyspace, Notice, RoomState } from './wire.ts';
 import { parseRoomState } from './wire.ts';
 
 interface LocalRoom {
@@ -102,13 +102,11 @@ export function createClusterRooms(deps: {
     lr.elect.unref();
   }
 
-  function adopt(room: string, lr: LocalRoom, reply: unknown[]): number {
-    const state = parseRoomState(reply);
+  function adopt(room: string, lr: LocalRoom, state: RoomState): void {
     lr.host = state.host;
     lr.members = new Set(state.members.keys());
     lr.known = true;
     if (lr.host !== null && !lr.members.has(lr.host)) armElection(room, lr, ttlMs);
-    return state.seq;
   }
 
   return {
@@ -149,8 +147,11 @@ export function createClusterRooms(deps: {
         throw refusal === 'FULL' ? new JoinRefused('ROOM_FULL', `This room already has ${deps.devicesPerRoom} devices connected.`) : refusal;
       }
       // The first join here fixes the cache and where the room's notices start; later ones are in the notices.
-      if (local.get(room) === lr && !lr.known) fanout.init(room, adopt(room, lr, reply));
       const state = parseRoomState(reply);
+      if (local.get(room) === lr && !lr.known) {
+        adopt(room, lr, state);
+        fanout.init(room, state.seq);
+      }
       return { isHost: state.host === device, hostDevice: state.host ?? device };
     },
     leave(room: string, device: string): void {
@@ -210,7 +211,7 @@ export function createClusterRooms(deps: {
           const reply = await pair.scripts.honeState(P, room);
           if (local.get(room) !== lr || !lr.known) continue;
           const before = lr.host;
-          adopt(room, lr, reply);
+          adopt(room, lr, parseRoomState(reply));
           if (lr.host !== null && lr.host !== before) emit({ type: 'host', room, device: lr.host });
         } catch (err) {
           deps.log.warn({ event: 'cluster.resync.failed', err: (err as Error).message }, 'cluster: could not refresh a room');

@@ -275,8 +275,8 @@ else
   dead = redis.call('ZRANGEBYSCORE', ck(P, C.nodes), '-inf', '(' .. (now - deadAfter), 'LIMIT', 0, 2)
 end
 for _, id in ipairs(dead) do
-  local nk = nk(P, id, N.rooms)
-  local held = redis.call('HGETALL', nk)
+  local roomsKey = nk(P, id, N.rooms)
+  local held = redis.call('HGETALL', roomsKey)
   for r = 1, #held, 2 do
     local room, channel = held[r], held[r + 1]
     local mk = rk(P, room, R.members)
@@ -298,10 +298,10 @@ for _, id in ipairs(dead) do
       releaseOwner(P, room, ttl)
     end
   end
-  redis.call('DEL', nk)
-  local ck = nk(P, id, N.conns)
-  for _, key in ipairs(redis.call('SMEMBERS', ck)) do redis.call('HDEL', connsKey(P, key), id) end
-  redis.call('DEL', ck)
+  redis.call('DEL', roomsKey)
+  local countedKey = nk(P, id, N.conns)
+  for _, key in ipairs(redis.call('SMEMBERS', countedKey)) do redis.call('HDEL', connsKey(P, key), id) end
+  redis.call('DEL', countedKey)
   redis.call('ZREM', ck(P, C.nodes), id)
 end
 local idle = redis.call('ZRANGEBYSCORE', ck(P, C.bufRooms), '-inf', '(' .. (now - ttl), 'LIMIT', 0, 500)
