@@ -101,6 +101,12 @@ export function verifyMac(message: string, mac: string, keys: Pick<TokenKeys, 's
   return ok;
 }
 
+/** The message a relay signs for GET /auth/revocations?since=…: the cursor it pulls from (SPEC §5). */
+export const revocationsMessage = (since: string): string => `revocations|${since}`;
+
+/** The message a relay signs for POST /auth/relay/token: the token travels in the body, its digest in the MAC. */
+export const tokenCheckMessage = (token: string): string => `token|${sha256Hex(token)}`;
+
 /** `Authorization: Hone-Relay <HMAC-SHA256 hex of message>`: how a relay signs its calls to auth (SPEC §5, §6.1). */
 export function relayAuthorization(secret: string, message: string): string {
   return `Hone-Relay ${hmacHex(secret, message)}`;

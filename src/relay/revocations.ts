@@ -1,6 +1,6 @@
 // Pulls revocations from hone-auth every second (SPEC §5/§6), keeps them in the engine's store and closes the
 // revoked devices' live connections. When auth is unreachable the relay keeps serving and logs the failure.
-import { relayAuthorization, revocationsMessage } from './auth-signature.ts';
+import { relayAuthorization, revocationsMessage } from '../common/token.ts';
 import type { Revocation, RevocationStore } from './engine/contract.ts';
 import type { Scheduler, Timer } from './scheduler.ts';
 

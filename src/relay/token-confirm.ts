@@ -1,9 +1,6 @@
 // With token.algorithm=djb2, each djb2 token is confirmed with hone-auth once (POST /auth/relay/token, HMAC-signed
 // like /auth/revocations) before the relay accepts it: djb2 is linear, so a matching hash proves nothing alone.
-import { sha256Hex } from '../common/token.ts';
-import { relayAuthorization, tokenCheckMessage } from './auth-signature.ts';
-
-export { tokenCheckMessage };
+import { relayAuthorization, sha256Hex, tokenCheckMessage } from '../common/token.ts';
 
 /** true: auth issued it to a device that still exists; false: it did not; null: auth could not be asked. */
 export type Confirm = (token: string) => Promise<boolean | null>;

@@ -1,6 +1,7 @@
 // Endpoints for relays and operators: GET /auth/revocations (HMAC-authenticated, SPEC §5) and GET /health.
 import type { FastifyInstance } from 'fastify';
 import { checkRelayMac } from '../authenticate.ts';
+import { revocationsMessage } from '../../common/token.ts';
 import type { AuthContext } from '../context.ts';
 import { errorBody } from '../http-errors.ts';
 import { toIso } from '../time.ts';
@@ -16,7 +17,7 @@ export function opsRoutes(app: FastifyInstance, ctx: AuthContext, version: strin
     schema: { querystring: { type: 'object', properties: { since: { type: 'string', pattern: '^[0-9]{0,15}$' } } } },
   }, async (request) => {
     const since = request.query.since ?? '';
-    checkRelayMac(ctx, request, `revocations|${since}`, 'revocations|<since>');
+    checkRelayMac(ctx, request, revocationsMessage(since), 'revocations|<since>');
     const rows = await ctx.db.selectFrom('revocations').select(['id', 'userId', 'deviceId', 'revokedAt', 'roomId'])
       .where('id', '>', Number(since || 0)).orderBy('id').limit(REVOCATIONS_PAGE).execute();
     const cursor = rows.length ? String(rows[rows.length - 1].id) : since;

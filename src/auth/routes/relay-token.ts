@@ -2,7 +2,7 @@
 // still exists (SPEC §6.1). Signed like /auth/revocations: HMAC with auth.secret over the token's digest.
 import type { FastifyInstance } from 'fastify';
 import { verifyToken } from '../../common/token.ts';
-import { tokenCheckMessage } from '../../relay/token-confirm.ts';
+import { tokenCheckMessage } from '../../common/token.ts';
 import { checkRelayMac, matches } from '../authenticate.ts';
 import type { AuthContext } from '../context.ts';
 import { findDevice } from '../store/devices.ts';
