@@ -14,7 +14,7 @@ export const MEANING = '**What it means.**';
 export function machineLine(extra = ''): string {
   const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  return `Machine: ${os.availableParallelism()} CPUs, ${cpu}, ${os.platform()} ${os.release()}; Node ${process.version}${extra ? `; ${extra}` : ''}; run ${date}.`;
+  return `Machine: ${os.cpus().length} CPUs, ${cpu}, ${os.platform()} ${os.release()}; Node ${process.version}${extra ? `; ${extra}` : ''}; run ${date}.`;
 }
 
 /** `md` starts with its `## ` heading line; the old section's text from `keepFrom` (default: MEANING) on is kept. */
