@@ -30,6 +30,7 @@ export function describeType(spec: KeySpec): string {
     case 'bool': return 'true or false';
     case 'enum': return `one of ${spec.values.join(', ')}`;
     case 'url': return 'URL';
+    case 'urls': return 'URL list';
     case 'string': return spec.maxLength === undefined ? 'text' : `text, at most ${spec.maxLength} characters`;
   }
 }

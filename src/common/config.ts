@@ -7,7 +7,9 @@ export type KeySpec =
   | { type: 'int'; default: number; doc: string; min: number; max: number }
   | { type: 'bool'; default: boolean; doc: string }
   | { type: 'enum'; default: string; values: readonly string[]; doc: string }
-  | { type: 'url'; default: string; doc: string };
+  | { type: 'url'; default: string; doc: string }
+  /** One URL or several, comma-separated (spaces around the commas are dropped). */
+  | { type: 'urls'; default: string; doc: string };
 
 export type Schema = Record<string, KeySpec>;
 
@@ -41,6 +43,14 @@ export function parseKeyValue(text: string, fileName: string): Map<string, { val
   return out;
 }
 
+function isUrl(raw: string): boolean {
+  try {
+    return /^(https?|wss?|redis|rediss):$/.test(new URL(raw).protocol);
+  } catch {
+    return false;
+  }
+}
+
 function convert(key: string, spec: KeySpec, raw: string, where: string): string | number | boolean {
   const bad = (what: string) => new ConfigError(`${where}${key}: ${what}, got "${spec.type === 'string' && spec.secret ? '***' : raw.slice(0, 80)}"`);
   switch (spec.type) {
@@ -59,13 +69,15 @@ function convert(key: string, spec: KeySpec, raw: string, where: string): string
       return raw;
     case 'url':
       if (raw === '') return raw;
-      try {
-        const u = new URL(raw);
-        if (!/^(https?|wss?|redis|rediss):$/.test(u.protocol)) throw new Error();
-      } catch {
-        throw bad('expected a URL such as https://host:port');
-      }
+      if (!isUrl(raw)) throw bad('expected a URL such as https://host:port');
       return raw.replace(/\/+$/, '');
+    case 'urls': {
+      if (raw === '') return raw;
+      const list = raw.split(',').map((u) => u.trim());
+      const wrong = list.findIndex((u) => !isUrl(u));
+      if (wrong >= 0) throw bad(`expected one URL or several separated by commas; item ${wrong + 1} ("${list[wrong].slice(0, 60)}") is not a URL such as redis://host:6379`);
+      return list.map((u) => u.replace(/\/+$/, '')).join(',');
+    }
     case 'string':
       if (spec.maxLength !== undefined && raw.length > spec.maxLength) throw bad(`expected at most ${spec.maxLength} characters`);
       return raw;

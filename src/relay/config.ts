@@ -16,7 +16,7 @@ export const relayConfigSchema = {
   'buffer.ttl.seconds': { type: 'int', default: 60, min: 1, max: 86400, doc: 'Catch-up window: how long routed envelopes stay buffered, msgId duplicates are recognised and a dropped host keeps its role.' },
   'rooms.allowUnregistered': { type: 'bool', default: true, doc: 'Allow rooms that auth did not issue (the IDE pairing rooms such as pair-ABC123).' },
   'rooms.unregistered.shared': { type: 'bool', default: false, doc: 'Let several accounts share a room auth did not issue. false: such a room belongs to the first account that joins it while it has members or buffered messages; others get ROOM_FORBIDDEN.' },
-  'cluster.redis': { type: 'url', default: '', doc: 'Redis URL (redis://host:6379, or redis://:password@host:6379/0): cluster mode, every relay of the cluster uses the same one. Empty = this relay works alone.' },
+  'cluster.redis': { type: 'urls', default: '', doc: 'Redis URL (redis://host:6379, or redis://:password@host:6379/0): cluster mode, every relay of the cluster uses the same one. Several URLs, comma-separated, shard the rooms over several Redis servers (the same list in the same order on every relay). Empty = this relay works alone.' },
   'cluster.prefix': { type: 'string', default: 'hone', doc: 'Prefix of the cluster\'s Redis keys and pub/sub channels; relays with the same cluster.redis and prefix form one cluster.' },
   'limits.frame.bytes': { type: 'int', default: 1048576, min: 1024, max: 67108864, doc: 'Largest frame accepted; bigger ones get an error frame and close 1009.' },
   'limits.messages.perSecond': { type: 'int', default: 100, min: 1, max: 1000000, doc: 'Messages per second per connection (token bucket refill).' },
@@ -39,6 +39,15 @@ export const relayConfigSchema = {
 
 export type RelayConfig = ConfigOf<typeof relayConfigSchema>;
 
+/** Redis servers a cluster can shard its rooms over (the pub/sub slots: wire.ts SLOTS). */
+export const MAX_SHARDS = 64;
+
+/** Host, port and database of a Redis URL: two list items that name the same one would split rooms wrongly. */
+function redisIdentity(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname.toLowerCase()}:${u.port || '6379'}/${u.pathname.replace(/^\/+/, '') || '0'}`;
+}
+
 /** Cross-key rules that a single key's type cannot express. */
 export function checkRelayConfig(config: RelayConfig): RelayConfig {
   if (!config['auth.secret'] && !config.dev) {
@@ -49,9 +58,14 @@ export function checkRelayConfig(config: RelayConfig): RelayConfig {
   }
   checkNotPlaceholder('auth.secret', config['auth.secret']);
   checkNotPlaceholder('auth.previousSecret', config['auth.previousSecret']);
-  if (config['cluster.redis'] && !/^rediss?:$/.test(new URL(config['cluster.redis']).protocol)) {
-    throw new ConfigError('cluster.redis: must be a redis:// or rediss:// URL');
+  const shards = config['cluster.redis'] ? config['cluster.redis'].split(',') : [];
+  if (shards.some((u) => !/^rediss?:$/.test(new URL(u).protocol))) {
+    throw new ConfigError('cluster.redis: must be redis:// or rediss:// URLs');
   }
+  if (new Set(shards.map(redisIdentity)).size !== shards.length) {
+    throw new ConfigError('cluster.redis: the same Redis (host, port and database) is listed twice');
+  }
+  if (shards.length > MAX_SHARDS) throw new ConfigError(`cluster.redis: at most ${MAX_SHARDS} Redis servers`);
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config['cluster.prefix'])) {
     throw new ConfigError('cluster.prefix: 1 to 64 letters, digits, dots, dashes or underscores');
   }

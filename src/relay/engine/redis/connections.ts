@@ -1,7 +1,7 @@
 // Open connections per key counted for the whole cluster (limits.ip.connections, limits.user.connections): each node
-// keeps its own count per key in Redis (CONNS script), so a dead node's are dropped with it by housekeeping.
+// keeps its own count per key on shard 0 (CONNS script), so a dead node's are dropped with it by housekeeping.
 import type { ConnectionCounter } from '../contract.ts';
-import type { RedisPair } from './redis.ts';
+import type { Shard } from './shards.ts';
 import type { Keyspace } from './wire.ts';
 
 export interface ClusterCounter extends ConnectionCounter {
@@ -9,8 +9,9 @@ export interface ClusterCounter extends ConnectionCounter {
   restore(): Promise<void>;
 }
 
-export function createClusterCounter(deps: { pair: RedisPair; keys: Keyspace; nodeId: string }): ClusterCounter {
-  const { pair, keys, nodeId } = deps;
+export function createClusterCounter(deps: { shard: Shard; keys: Keyspace; nodeId: string }): ClusterCounter {
+  const { shard, keys, nodeId } = deps;
+  const { scripts } = shard.pair;
   /** This node's open connections per key. */
   const mine = new Map<string, number>();
 
@@ -19,8 +20,8 @@ export function createClusterCounter(deps: { pair: RedisPair; keys: Keyspace; no
       const n = mine.get(key) ?? 0;
       if (n >= limit) return false;
       // Redis unreachable: this node's own count decides until it is back (restore then writes it).
-      if (pair.up()) {
-        const added = await pair.scripts.honeConns(keys.prefix, nodeId, key, 1, limit).then(Number, () => -1);
+      if (shard.up()) {
+        const added = await scripts.honeConns(keys.prefix, nodeId, key, 1, limit).then(Number, () => -1);
         if (added === 0) return false;
       }
       mine.set(key, (mine.get(key) ?? 0) + 1);
@@ -30,10 +31,10 @@ export function createClusterCounter(deps: { pair: RedisPair; keys: Keyspace; no
       const n = (mine.get(key) ?? 0) - 1;
       if (n > 0) mine.set(key, n);
       else mine.delete(key);
-      if (pair.up()) pair.scripts.honeConns(keys.prefix, nodeId, key, -1, -1).catch(() => {});
+      if (shard.up()) scripts.honeConns(keys.prefix, nodeId, key, -1, -1).catch(() => {});
     },
     async restore() {
-      for (const [key, n] of mine) await pair.scripts.honeConns(keys.prefix, nodeId, key, n, 0).catch(() => {});
+      for (const [key, n] of mine) await scripts.honeConns(keys.prefix, nodeId, key, n, 0).catch(() => {});
     },
   };
 }

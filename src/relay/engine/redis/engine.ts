@@ -1,8 +1,9 @@
-// The Redis cluster engine (cluster.redis): wires buffer, rooms, fan-out and revocations to one Redis, runs the
-// node's heartbeat and housekeeping every second, and reports the node's cluster state.
+// The Redis cluster engine (cluster.redis): wires buffer, rooms, fan-out and revocations to the Redis shards, runs the
+// node's heartbeat and housekeeping on each every second, and reports the node's cluster state per shard.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '../../../common/clock.ts';
+import { ConfigError } from '../../../common/config.ts';
 import type { RelayConfig } from '../../config.ts';
 import { Gauge } from 'prom-client';
 import type { RelayEngine } from '../contract.ts';
@@ -11,9 +12,11 @@ import { createFanout } from './fanout.ts';
 import type { Fanout } from './fanout.ts';
 import { createClusterCounter } from './connections.ts';
 import { createClusterRateLimiter } from './rate-limit.ts';
-import { connectRedis } from './redis.ts';
+import { checkLayout, layoutOf } from './layout.ts';
 import { createClusterRevocations } from './revocations.ts';
 import { createClusterRooms } from './rooms.ts';
+import type { Shard } from './shards.ts';
+import { connectShards } from './shards.ts';
 import { keyspace } from './wire.ts';
 
 /** A node whose heartbeat is older than this is taken for dead: its devices leave, its hosts' windows start. */
@@ -27,109 +30,150 @@ export interface ClusterLog {
 
 const quietLog: ClusterLog = { info() {}, warn() {} };
 
-/** The URL with any password masked, for logs and /health. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'redis://…';
-  }
+/** What the engine keeps per shard. */
+interface ShardState {
+  wasUp: boolean;
+  registered: boolean;
+  housekeeping: boolean;
+  /** When the shard last came (back) up: other nodes get NODE_DEAD_AFTER_MS to beat there again before any is swept. */
+  upSince: number;
+  occupied: number;
 }
 
 export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: { log: ClusterLog } = { log: quietLog }): RelayEngine {
   const ttlMs = config['buffer.ttl.seconds'] * 1000;
   const keys = keyspace(config['cluster.prefix']);
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const pair = connectRedis(config['cluster.redis']);
   const log: ClusterLog = { info: (o, m) => logRef.log.info(o, m), warn: (o, m) => logRef.log.warn(o, m) };
+  const count = config['cluster.redis'].split(',').length;
+  const shards = connectShards(config['cluster.redis'], async (shard) => {
+    const refusal = await checkLayout({ shard, count, keys, ttlMs, deadAfterMs: NODE_DEAD_AFTER_MS });
+    if (refusal === null) await shard.pair.cmd.set(keys.layout, layoutOf(shard.index, count));
+    else log.warn({ event: 'cluster.shard.refused', shard: shard.index, url: shard.url, err: refusal }, refusal);
+    return refusal;
+  });
+  const where = (shard: Shard) => ({ shard: shard.index, url: shard.url });
 
-  const buffer = createClusterBuffer({ pair, keys, ttlMs, fanout: () => fanout, roomBytes: config['limits.room.bufferBytes'] });
+  const buffer = createClusterBuffer({ shards, keys, ttlMs, fanout: () => fanout, roomBytes: config['limits.room.bufferBytes'] });
   let rooms: ReturnType<typeof createClusterRooms>;
   const fanout: Fanout = createFanout({
-    pair, keys,
-    fetch: async (room, afterSeq) => parseReplay(room, await pair.scripts.honeReplay(keys.seq(room), keys.log(room), afterSeq, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
+    shards, keys,
+    fetch: async (room, afterSeq) => parseReplay(room, await shards.of(room).pair.scripts.honeReplay(keys.seq(room), keys.log(room), afterSeq, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
     onEnvelopes: (batch) => buffer.fan(batch),
     onNotice: (n) => rooms.notice(n),
   });
-  rooms = createClusterRooms({ pair, keys, fanout, nodeId, ttlMs, devicesPerRoom: config['limits.devicesPerRoom'], log });
-  const revocations = createClusterRevocations({ pair, keys, log });
-  const connections = createClusterCounter({ pair, keys, nodeId });
+  rooms = createClusterRooms({ shards, keys, fanout, nodeId, ttlMs, devicesPerRoom: config['limits.devicesPerRoom'], log });
+  const revocations = createClusterRevocations({ shards, keys, log });
+  const connections = createClusterCounter({ shard: shards.control, keys, nodeId });
   const limiters: Array<{ close(): void }> = [];
-
-  let occupied = 0;
-  let registered = false;
+  const state = new Map<Shard, ShardState>(shards.all.map((s) => [s, { wasUp: false, registered: false, housekeeping: false, upSince: clock(), occupied: 0 }]));
   let closed = false;
-  let wasUp = false;
-  let housekeeping = false;
-  /** When Redis last came (back) up: other nodes get NODE_DEAD_AFTER_MS to beat again before any is swept. */
-  let upSince = clock();
 
-  async function housekeep(): Promise<void> {
-    if (housekeeping || closed || !pair.up()) return;
-    housekeeping = true;
+  /** Writes again what this node holds on the shard: memberships, and on shard 0 its connection counts. */
+  async function restore(shard: Shard, memberships: boolean): Promise<void> {
+    await rooms.resync(shard, memberships);
+    if (shard === shards.control) await connections.restore();
+    revocations.restore(shard);
+  }
+
+  async function housekeep(shard: Shard): Promise<void> {
+    const st = state.get(shard)!;
+    if (st.housekeeping || closed || !shard.up()) return;
+    st.housekeeping = true;
     try {
-      const deadAfter = clock() - upSince < NODE_DEAD_AFTER_MS ? Number.MAX_SAFE_INTEGER : NODE_DEAD_AFTER_MS;
-      const [anew, swept, occ, buffered] = (await pair.scripts.honeHousekeep(keys.prefix, nodeId, deadAfter, ttlMs, 0)).map(Number);
-      occupied = occ;
-      buffer.setSize(buffered);
-      if (swept > 0) log.info({ event: 'cluster.nodes.swept', count: swept }, 'cluster: removed the devices of silent relay nodes');
-      if (anew === 1 && registered) {
-        // Taken for dead (Redis restarted empty, or this node stalled): put its devices back.
-        log.warn({ event: 'cluster.reregistered', nodeId }, 'cluster: this node had been dropped from Redis; restoring its devices');
-        await rooms.resync(true);
-        await connections.restore();
+      const deadAfter = clock() - st.upSince < NODE_DEAD_AFTER_MS ? Number.MAX_SAFE_INTEGER : NODE_DEAD_AFTER_MS;
+      const [anew, swept, occ, buffered] = (await shard.pair.scripts.honeHousekeep(keys.prefix, nodeId, deadAfter, ttlMs, 0, layoutOf(shard.index, count))).map(Number);
+      st.occupied = occ;
+      buffer.setSize(shard.index, buffered);
+      if (swept > 0) log.info({ event: 'cluster.nodes.swept', count: swept, ...where(shard) }, 'cluster: removed the devices of silent relay nodes');
+      if (anew === 1 && st.registered) {
+        // Taken for dead (the shard restarted empty, or this node stalled): put its devices back.
+        log.warn({ event: 'cluster.reregistered', nodeId, ...where(shard) }, 'cluster: this node had been dropped from a Redis shard; restoring its devices there');
+        await restore(shard, true);
       }
-      registered = true;
-      await revocations.sync();
+      st.registered = true;
     } catch (err) {
-      log.warn({ event: 'cluster.housekeeping.failed', err: (err as Error).message }, 'cluster: housekeeping failed');
+      log.warn({ event: 'cluster.housekeeping.failed', err: (err as Error).message, ...where(shard) }, 'cluster: housekeeping failed');
     } finally {
-      housekeeping = false;
+      st.housekeeping = false;
     }
   }
 
-  pair.onChange((up) => {
+  async function tick(): Promise<void> {
+    await Promise.all(shards.all.map(housekeep));
     if (closed) return;
-    if (up) {
-      upSince = clock();
-      log.info({ event: 'cluster.redis.up', nodeId }, 'cluster: Redis reachable');
-      if (wasUp) {
-        fanout.refillAll();
-        void rooms.resync(false).then(() => connections.restore()).then(housekeep);
-      } else {
-        void housekeep();
+    await revocations.sync().catch((err: Error) => {
+      log.warn({ event: 'cluster.housekeeping.failed', err: err.message }, 'cluster: could not read the shared revocations');
+    });
+  }
+
+  for (const shard of shards.all) {
+    shard.onChange((up) => {
+      if (closed) return;
+      const st = state.get(shard)!;
+      if (up) {
+        st.upSince = clock();
+        log.info({ event: 'cluster.redis.up', nodeId, ...where(shard) }, `cluster: Redis ${shard.url} reachable`);
+        if (st.wasUp) {
+          fanout.refill(shard);
+          void restore(shard, false).then(() => housekeep(shard));
+        } else {
+          void housekeep(shard);
+        }
+        st.wasUp = true;
+      } else if (st.wasUp) {
+        log.warn({ event: 'cluster.redis.down', nodeId, ...where(shard) },
+          `cluster: Redis ${shard.url} unreachable; joins to its rooms are refused and envelopes there answered BUFFER_UNAVAILABLE until it is back`);
       }
-      wasUp = true;
-    } else if (wasUp) {
-      log.warn({ event: 'cluster.redis.down', nodeId }, 'cluster: Redis unreachable; joins are refused and envelopes answered BUFFER_UNAVAILABLE until it is back');
-    }
-  });
-  const timer = setInterval(() => void housekeep(), HOUSEKEEP_EVERY_MS);
+    });
+  }
+  const timer = setInterval(() => void tick(), HOUSEKEEP_EVERY_MS);
   timer.unref();
+
+  const upCount = () => shards.all.filter((s) => s.up()).length;
 
   return {
     buffer,
     rooms,
     revocations,
     connections,
-    ready: (timeoutMs) => pair.whenUp(timeoutMs),
-    health: () => ({
-      status: pair.up() ? 'ok' : 'degraded',
-      fields: {
-        cluster: { redis: pair.up() ? 'connected' : 'down', nodeId, roomsLocal: rooms.count(), roomsRemote: Math.max(0, occupied - rooms.count()) },
-      },
-    }),
+    async ready(timeoutMs) {
+      const up = await Promise.all(shards.all.map((s) => s.whenUp(timeoutMs)));
+      const refusal = shards.all.map((s) => s.refused()).find((r) => r !== null);
+      if (refusal) {
+        await this.close();
+        throw new ConfigError(refusal);
+      }
+      return up.every(Boolean);
+    },
+    health() {
+      const n = upCount();
+      const occupied = shards.all.reduce((sum, s) => sum + state.get(s)!.occupied, 0);
+      return {
+        status: n === shards.all.length ? 'ok' : 'degraded',
+        fields: {
+          cluster: {
+            redis: n === shards.all.length ? 'connected' : n === 0 ? 'down' : 'partial',
+            shards: shards.all.map((s) => ({ shard: s.index, url: s.url, up: s.up(), ...(s.refused() ? { refused: s.refused() } : {}) })),
+            nodeId, roomsLocal: rooms.count(), roomsRemote: Math.max(0, occupied - rooms.count()),
+          },
+        },
+      };
+    },
     rateLimiter(opts) {
-      const limiter = createClusterRateLimiter({ pair, keys, clock, name: `l${opts.limit}w${opts.windowMs}`, ...opts });
+      const limiter = createClusterRateLimiter({ shard: shards.control, keys, clock, name: `l${opts.limit}w${opts.windowMs}`, ...opts });
       limiters.push(limiter);
       return limiter;
     },
     registerMetrics(registry) {
       new Gauge({
-        name: 'hone_relay_cluster_redis_up', help: 'Cluster mode: 1 while this node reaches Redis, else 0.', registers: [registry],
-        collect() { this.set(pair.up() ? 1 : 0); },
+        name: 'hone_relay_cluster_redis_up', help: 'Cluster mode: 1 while this node reaches every Redis shard, else 0.', registers: [registry],
+        collect() { this.set(upCount() === shards.all.length ? 1 : 0); },
+      });
+      new Gauge({
+        name: 'hone_relay_cluster_shard_up', help: 'Cluster mode: 1 while this node reaches the Redis shard (index in cluster.redis, from 0), else 0.',
+        labelNames: ['shard'], registers: [registry],
+        collect() { for (const s of shards.all) this.set({ shard: String(s.index) }, s.up() ? 1 : 0); },
       });
     },
     async close() {
@@ -141,8 +185,8 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
       for (const l of limiters) l.close();
       rooms.close();
       // Leaving on purpose: this node's remaining devices leave now rather than after NODE_DEAD_AFTER_MS.
-      if (pair.up()) await pair.scripts.honeHousekeep(keys.prefix, nodeId, NODE_DEAD_AFTER_MS, ttlMs, 1).catch(() => {});
-      await pair.close();
+      await Promise.all(shards.all.filter((s) => s.up()).map((s) => s.pair.scripts.honeHousekeep(keys.prefix, nodeId, NODE_DEAD_AFTER_MS, ttlMs, 1, '').catch(() => {})));
+      await shards.close();
     },
   };
 }

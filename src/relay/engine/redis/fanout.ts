@@ -1,7 +1,7 @@
-// Cross-node fan-out: slot-channel subscriptions (ref-counted by the rooms with devices on this node) and, per
+// Cross-node fan-out: slot-channel subscriptions on the room's shard (ref-counted by the rooms with devices on this node) and, per
 // room, the notices put back in seq order, exactly once; a gap (a notice lost in a reconnect) is filled from the buffer.
 import type { RoutedEnvelope } from '../contract.ts';
-import type { RedisPair } from './redis.ts';
+import type { Shard, Shards } from './shards.ts';
 import type { Keyspace, Notice } from './wire.ts';
 import { parseNotice } from './wire.ts';
 
@@ -31,32 +31,34 @@ export interface Fanout {
   close(room: string): void;
   /** Resolves once every envelope up to `seq` has been handed on (or after a fill, at most ~2 × timeoutMs). */
   settled(room: string, seq: number, timeoutMs: number): Promise<void>;
-  /** Refetches what may have been missed (after the subscription was re-established). */
-  refillAll(): void;
+  /** Refetches what the rooms of a shard may have missed (after its subscription was re-established). */
+  refill(shard: Shard): void;
 }
 
 /** Replay (no window): the room's seq and its buffered envelopes after `afterSeq`. */
 export type Fetch = (room: string, afterSeq: number) => Promise<{ seq: number; entries: RoutedEnvelope[] }>;
 
 export function createFanout(deps: {
-  pair: RedisPair;
+  shards: Shards;
   keys: Keyspace;
   fetch: Fetch;
   onEnvelopes(batch: RoutedEnvelope[]): void;
   onNotice(notice: Notice): void;
 }): Fanout {
-  const { sub } = deps.pair;
+  const { shards } = deps;
   const flows = new Map<string, Flow>();
+  /** Subscriptions by shard index and channel. */
   const slots = new Map<string, { refs: number; ready: Promise<void> }>();
 
-  sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
+  const onMessage = (_channel: Buffer, message: Buffer) => {
     const notice = parseNotice(message);
     if (notice === null) return;
     const flow = flows.get(notice.room);
     if (flow === undefined) return;
     if (flow.fanned < 0) flow.early.push(notice);
     else take(notice.room, flow, notice);
-  });
+  };
+  for (const shard of shards.all) shard.pair.sub.on('messageBuffer', onMessage);
 
   function take(room: string, flow: Flow, n: Notice): void {
     if (n.kind === 'envelope') {
@@ -130,15 +132,18 @@ export function createFanout(deps: {
   return {
     acquire(room) {
       const channel = deps.keys.channel(room);
-      let slot = slots.get(channel);
+      const shard = shards.of(room);
+      const { sub } = shard.pair;
+      const id = `${shard.index}|${channel}`;
+      let slot = slots.get(id);
       if (slot === undefined) {
         const created: { refs: number; ready: Promise<void> } = { refs: 0, ready: Promise.resolve() };
         created.ready = sub.subscribe(channel).then(() => undefined, (err: Error) => {
-          if (slots.get(channel) === created) slots.delete(channel);
+          if (slots.get(id) === created) slots.delete(id);
           throw err;
         });
         created.ready.catch(() => {});
-        slots.set(channel, created);
+        slots.set(id, created);
         slot = created;
       }
       const held = slot;
@@ -149,8 +154,8 @@ export function createFanout(deps: {
         release() {
           if (released) return;
           released = true;
-          if (--held.refs > 0 || slots.get(channel) !== held) return;
-          slots.delete(channel);
+          if (--held.refs > 0 || slots.get(id) !== held) return;
+          slots.delete(id);
           sub.unsubscribe(channel).catch(() => {});
         },
       };
@@ -192,8 +197,8 @@ export function createFanout(deps: {
         const t2 = setTimeout(finish, 2 * timeoutMs);
       });
     },
-    refillAll() {
-      for (const [room, flow] of flows) if (flow.fanned >= 0) fill(room, flow);
+    refill(shard) {
+      for (const [room, flow] of flows) if (flow.fanned >= 0 && shards.of(room) === shard) fill(room, flow);
     },
   };
 }

@@ -1,8 +1,8 @@
-// A rate limiter whose fixed windows are counted across the cluster: each hit is counted in Redis before it is
+// A rate limiter whose fixed windows are counted across the cluster: each hit is counted in Redis (shard 0) before it is
 // answered (the hits of one event-loop turn in one script), so N nodes together allow the limit, not N times it.
 import type { Clock } from '../../../common/clock.ts';
 import type { AsyncRateLimiter, Verdict } from '../../../common/rate-limit.ts';
-import type { RedisPair } from './redis.ts';
+import type { Shard } from './shards.ts';
 import type { Keyspace } from './wire.ts';
 
 /** Longest a hit waits for Redis before it is answered from this node's own view. */
@@ -15,7 +15,7 @@ interface View { window: number; total: number; unsent: number }
 
 interface Waiter { view: View; key: string; now: number; resolve(v: Verdict): void }
 
-export function createClusterRateLimiter(deps: { pair: RedisPair; keys: Keyspace; clock: Clock; limit: number; windowMs: number; name: string }): AsyncRateLimiter & { close(): void } {
+export function createClusterRateLimiter(deps: { shard: Shard; keys: Keyspace; clock: Clock; limit: number; windowMs: number; name: string }): AsyncRateLimiter & { close(): void } {
   const { limit, windowMs } = deps;
   const views = new Map<string, View>();
   let queue: Waiter[] = [];
@@ -71,7 +71,7 @@ export function createClusterRateLimiter(deps: { pair: RedisPair; keys: Keyspace
     };
     const timer = setTimeout(answerLocally, ANSWER_WITHIN_MS);
     timer.unref();
-    deps.pair.scripts.honeHits(...argv).then((totals: unknown[]) => {
+    deps.shard.pair.scripts.honeHits(...argv).then((totals: unknown[]) => {
       clearTimeout(timer);
       let i = 0;
       for (const [view, g] of groups) {
@@ -100,7 +100,7 @@ export function createClusterRateLimiter(deps: { pair: RedisPair; keys: Keyspace
       const view = viewOf(key, Math.floor(now / windowMs));
       return new Promise<Verdict>((resolve) => {
         const w: Waiter = { view, key, now, resolve };
-        if (closed || !deps.pair.up()) {
+        if (closed || !deps.shard.up()) {
           view.unsent++;
           return countLocally(w);
         }

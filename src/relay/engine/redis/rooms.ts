@@ -1,10 +1,10 @@
-// The cluster's room table: membership, host and hand-over live in Redis (JOIN/LEAVE/ELECT scripts); this node
+// The cluster's room table: membership, host and hand-over live on the room's Redis shard (JOIN/LEAVE/ELECT); this node
 // keeps a cache of the rooms it has devices in, updated from the room's notices in order, for the sync lookups.
 import { randomBytes } from 'node:crypto';
 import type { JoinClaims, JoinResult, RoomEvent, RoomTable } from '../contract.ts';
 import { JoinRefused, LABEL_TAKEN_MESSAGE, revocationKey, REVOKED_MESSAGE, ROOM_REMOVED_MESSAGE, ROOM_TAKEN_MESSAGE } from '../refusals.ts';
 import type { Fanout, SlotHandle } from './fanout.ts';
-import type { RedisPair } from './redis.ts';
+import type { Shard, Shards } from './shards.ts';
 import type { Keyspace, Notice, RoomState } from './wire.ts';
 import { parseRoomState } from './wire.ts';
 
@@ -24,14 +24,14 @@ interface LocalRoom {
 export interface ClusterRooms extends RoomTable {
   /** A notice of a room (presence, host, replace), in the room's order. */
   notice(n: Notice): void;
-  /** Redis is back: refresh the cache, finish leaves that failed, and re-add memberships when `restore`. */
-  resync(restore: boolean): Promise<void>;
+  /** A shard is back: refresh the cache of its rooms, finish leaves that failed, and re-add memberships when `restore`. */
+  resync(shard: Shard, restore: boolean): Promise<void>;
   /** Pending leave scripts settled. */
   settle(): Promise<void>;
   close(): void;
 }
 
-const UNAVAILABLE = 'The relay cluster cannot reach its Redis right now; try again in a few seconds.';
+const UNAVAILABLE = 'The relay cluster cannot reach the Redis of this room right now; try again in a few seconds.';
 
 /** What the JOIN script's refusals become (FULL names the limit, so it is made where that is known). */
 const REFUSALS: Record<string, JoinRefused | 'FULL'> = {
@@ -43,7 +43,7 @@ const REFUSALS: Record<string, JoinRefused | 'FULL'> = {
 };
 
 export function createClusterRooms(deps: {
-  pair: RedisPair;
+  shards: Shards;
   keys: Keyspace;
   fanout: Fanout;
   nodeId: string;
@@ -51,7 +51,8 @@ export function createClusterRooms(deps: {
   devicesPerRoom: number;
   log: { warn(obj: object, msg: string): void };
 }): ClusterRooms {
-  const { pair, keys, fanout, nodeId, ttlMs } = deps;
+  const { shards, keys, fanout, nodeId, ttlMs } = deps;
+  const scripts = (room: string) => shards.of(room).pair.scripts;
   const P = keys.prefix;
   const local = new Map<string, LocalRoom>();
   const listeners: Array<(event: RoomEvent) => void> = [];
@@ -82,7 +83,7 @@ export function createClusterRooms(deps: {
   }
 
   function leaveRemote(room: string, device: string, token: string): void {
-    track(pair.scripts.honeLeave(P, room, device, nodeId, token, keys.channel(room), ttlMs)).catch(() => {
+    track(scripts(room).honeLeave(P, room, device, nodeId, token, keys.channel(room), ttlMs)).catch(() => {
       failedLeaves.push([room, device, token]);
     });
   }
@@ -93,7 +94,7 @@ export function createClusterRooms(deps: {
     lr.elect = setTimeout(() => {
       lr.elect = null;
       if (local.get(room) !== lr) return;
-      pair.scripts.honeElect(P, room, ttlMs, keys.channel(room)).then((wait) => {
+      scripts(room).honeElect(P, room, ttlMs, keys.channel(room)).then((wait) => {
         if (Number(wait) > 0 && local.get(room) === lr) armElection(room, lr, Number(wait) + 50);
       }, () => {
         if (local.get(room) === lr) armElection(room, lr, 1000);
@@ -111,7 +112,7 @@ export function createClusterRooms(deps: {
 
   return {
     async join(room: string, device: string, claims?: JoinClaims): Promise<JoinResult> {
-      if (!pair.up()) throw new JoinRefused('CLUSTER_UNAVAILABLE', UNAVAILABLE);
+      if (!shards.of(room).up()) throw new JoinRefused('CLUSTER_UNAVAILABLE', UNAVAILABLE);
       let lr = local.get(room);
       if (lr === undefined) {
         lr = { tokens: new Map(), users: new Map(), slot: fanout.acquire(room), known: false, host: null, members: new Set(), elect: null };
@@ -125,7 +126,7 @@ export function createClusterRooms(deps: {
       let reply: unknown[];
       try {
         await lr.slot.ready;
-        reply = await track(pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0, ...whoArgs(room, claims)));
+        reply = await track(scripts(room).honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 0, ...whoArgs(room, claims)));
       } catch (err) {
         if (lr.tokens.get(device) === token) {
           lr.tokens.delete(device);
@@ -198,17 +199,20 @@ export function createClusterRooms(deps: {
           return;
       }
     },
-    async resync(restore: boolean) {
-      for (const [room, device, token] of failedLeaves.splice(0)) leaveRemote(room, device, token);
-      for (const [room, lr] of [...local]) {
+    async resync(shard: Shard, restore: boolean) {
+      const mine = ([room]: [string, ...unknown[]]) => shards.of(room) === shard;
+      const retry = failedLeaves.filter(mine);
+      failedLeaves.splice(0, failedLeaves.length, ...failedLeaves.filter((l) => !mine(l)));
+      for (const [room, device, token] of retry) leaveRemote(room, device, token);
+      for (const [room, lr] of [...local].filter(mine)) {
         try {
           if (restore) {
             for (const [device, token] of [...lr.tokens]) {
               const claims = lr.users.get(device);
-              await pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 1, ...whoArgs(room, claims && { ...claims, claimRoom: false }));
+              await shard.pair.scripts.honeJoin(P, room, device, nodeId, token, deps.devicesPerRoom, ttlMs, keys.channel(room), 1, ...whoArgs(room, claims && { ...claims, claimRoom: false }));
             }
           }
-          const reply = await pair.scripts.honeState(P, room);
+          const reply = await shard.pair.scripts.honeState(P, room);
           if (local.get(room) !== lr || !lr.known) continue;
           const before = lr.host;
           adopt(room, lr, parseRoomState(reply));

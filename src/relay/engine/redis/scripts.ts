@@ -258,7 +258,8 @@ return roomState(ARGV[1], ARGV[2], redis.call('GET', rk(ARGV[1], ARGV[2], R.host
 
 /**
  * HOUSEKEEP, run by every node every second. ARGV: prefix, nodeId, deadAfterMs, ttlMs, sweepSelf (1: this
- * node is shutting down). Heartbeat; members of nodes silent for deadAfterMs are removed (presence `left`, hosts
+ * node is shutting down), layout (this shard's place in the list the node started with, kept for layout.ts).
+ * Heartbeat; members of nodes silent for deadAfterMs are removed (presence `left`, hosts
  * start their window); buffers of rooms idle past the window are dropped (UNLINK: a long stream is freed off
  * Redis's main thread, which would otherwise stall every node's commands while it frees).
  * Returns {registeredAnew (1/0), nodesSwept, occupiedRooms, bufferedMessages}.
@@ -272,6 +273,7 @@ if sweepSelf then
   dead = {self}
 else
   anew = redis.call('ZADD', ck(P, C.nodes), now, self)
+  if ARGV[6] and ARGV[6] ~= '' then redis.call('SET', ck(P, C.layout), ARGV[6]) end
   dead = redis.call('ZRANGEBYSCORE', ck(P, C.nodes), '-inf', '(' .. (now - deadAfter), 'LIMIT', 0, 2)
 end
 for _, id in ipairs(dead) do

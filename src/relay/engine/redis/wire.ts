@@ -1,9 +1,15 @@
 // The cluster's Redis key layout (declared once, for TypeScript and the Lua scripts) and slot channels, and the parser
-// of the notices the Lua scripts publish. Channels are sharded by djb2(room) % SLOTS.
+// of the notices the Lua scripts publish. Channels are sharded by djb2(room) % SLOTS, rooms over Redis servers by slot.
 import { djb2 } from '../../../common/token.ts';
 
 /** Pub/sub channels per cluster: a node subscribes only to the slots of rooms it has devices in. */
 export const SLOTS = 1024;
+
+/** The Redis server (of `count`, cluster.redis in order) that holds a room: its slot modulo the count, so every node
+ * agrees without talking, and a room's keys and channel are on one server. */
+export function shardIndex(room: string, count: number): number {
+  return (djb2(room) % SLOTS) % count;
+}
 
 /**
  * Every Redis key name of the cluster, declared once: a room's keys are `<prefix>:{<room>}:<name>` (the hash tag keeps
@@ -12,7 +18,7 @@ export const SLOTS = 1024;
  */
 export const KEY_NAMES = {
   room: { seq: 'seq', log: 'log', bytes: 'bytes', epoch: 'epoch', dlv: 'dlv', members: 'm', host: 'host', away: 'away', owner: 'owner', msg: 'msg', legacyBuf: 'buf' },
-  cluster: { occupied: 'occupied', nodes: 'nodes', bufRooms: 'bufrooms', buffered: 'buffered', revoked: 'revoked', revocationCursor: 'revocations:cursor', hits: 'hits', slot: 'slot' },
+  cluster: { occupied: 'occupied', nodes: 'nodes', bufRooms: 'bufrooms', buffered: 'buffered', revoked: 'revoked', revocationCursor: 'revocations:cursor', hits: 'hits', slot: 'slot', layout: 'layout' },
   node: { rooms: 'rooms', conns: 'conns' },
 } as const;
 
@@ -53,6 +59,9 @@ export function keyspace(prefix: string) {
     buffered: cluster(C.buffered),
     revoked: cluster(C.revoked),
     revocationCursor: cluster(C.revocationCursor),
+    /** `<index>/<count>`: this server's place in the shard list the relays last started with. */
+    layout: cluster(C.layout),
+    nodes: cluster(C.nodes),
     hits: (key: string, window: number) => cluster(`${C.hits}${SEP}${window}${SEP}${key}`),
     channel: (id: string) => cluster(`${C.slot}${SEP}${djb2(id) % SLOTS}`),
     slotChannel: (slot: number) => cluster(`${C.slot}${SEP}${slot}`),
