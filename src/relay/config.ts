@@ -2,6 +2,7 @@
 // relay.conf.example and the docs are written from this one declaration.
 import type { ConfigOf } from '../common/config.ts';
 import { checkNotPlaceholder, ConfigError } from '../common/config.ts';
+import { redisIdentity } from './engine/redis/wire.ts';
 
 export const relayConfigSchema = {
   host: { type: 'string', default: '0.0.0.0', doc: 'Address to listen on (both ports).' },
@@ -41,12 +42,6 @@ export type RelayConfig = ConfigOf<typeof relayConfigSchema>;
 
 /** Redis servers a cluster can shard its rooms over (the pub/sub slots: wire.ts SLOTS). */
 export const MAX_SHARDS = 64;
-
-/** Host, port and database of a Redis URL: two list items that name the same one would split rooms wrongly. */
-function redisIdentity(url: string): string {
-  const u = new URL(url);
-  return `${u.hostname.toLowerCase()}:${u.port || '6379'}/${u.pathname.replace(/^\/+/, '') || '0'}`;
-}
 
 /** Cross-key rules that a single key's type cannot express. */
 export function checkRelayConfig(config: RelayConfig): RelayConfig {

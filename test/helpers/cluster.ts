@@ -87,11 +87,16 @@ export async function dropPrefix(redisUrl: string, prefix: string): Promise<void
   }
 }
 
-/** A redis-server of the test's own (AOF on, in a temporary folder), stopped and started on the same port. */
+/** A redis-server of the test's own (AOF on unless `persist: false`, in a temporary folder), stopped and started on the same port. */
 export class OwnRedis {
   readonly dir = mkdtempSync(join(tmpdir(), 'hone-redis-'));
   port = 0;
   private child: ChildProcess | null = null;
+  private readonly persist: boolean;
+
+  constructor(opts: { persist?: boolean } = {}) {
+    this.persist = opts.persist ?? true;
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}/0`;
@@ -99,7 +104,8 @@ export class OwnRedis {
 
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: 'ignore' });
+    const aof = this.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...aof], { stdio: 'ignore' });
     this.child = child;
     const deadline = Date.now() + 10_000;
     while (spawnSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout.trim() !== 'PONG') {
@@ -129,6 +135,16 @@ export class OwnRedis {
   }
 
   async destroy(): Promise<void> {
+    this.kill();
+  }
+
+  /** Lets this process exit while the server runs (then killed by an 'exit' handler calling `kill`). */
+  unref(): void {
+    this.child?.unref();
+  }
+
+  /** SIGKILL and remove its folder, synchronously (also from a process 'exit' handler). */
+  kill(): void {
     this.resume();
     if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
     this.child = null;

@@ -1,8 +1,9 @@
 // The relay engines a conformance suite runs against: the single relay (SQLite) and the cluster engine on the shared
-// Redis with one or two nodes in this process. A case starts relays with config values and can restart them.
+// Redis (and, sharded, more Redis servers of this test process) with one or two nodes. A case starts relays with
+// config values and can restart them.
 import { randomBytes } from 'node:crypto';
 import type { RelayConfig } from '../../src/relay/config.ts';
-import { dropPrefix, SHARED_REDIS } from '../helpers/cluster.ts';
+import { dropPrefix, OwnRedis, SHARED_REDIS } from '../helpers/cluster.ts';
 import type { StartRelayOptions, TestRelay } from '../helpers/relay.ts';
 import { startRelay } from '../helpers/relay.ts';
 
@@ -49,12 +50,26 @@ export const localEngine: EngineCase = {
   },
 };
 
-export function clusterEngine(count: number): EngineCase {
+/** The extra Redis servers of this test process (shards 2…), started on first use and killed when it exits. */
+const extraShards: OwnRedis[] = [];
+async function shardUrls(shards: number): Promise<string[]> {
+  while (extraShards.length < shards - 1) {
+    const r = new OwnRedis({ persist: false });
+    extraShards.push(r);
+    process.once('exit', () => r.kill());
+    await r.start();
+    r.unref();
+  }
+  return [SHARED_REDIS, ...extraShards.slice(0, shards - 1).map((r) => r.url)];
+}
+
+export function clusterEngine(count: number, shards = 1): EngineCase {
   return {
-    name: `cluster engine, ${count} node${count === 1 ? '' : 's'} (Redis)`,
+    name: `cluster engine, ${count} node${count === 1 ? '' : 's'}${shards > 1 ? ` on ${shards} Redis shards` : ''} (Redis)`,
     async start(values = {}, opts = {}) {
       const prefix = `hone-t-${randomBytes(4).toString('hex')}`;
-      const config = { ...values, 'cluster.redis': SHARED_REDIS, 'cluster.prefix': prefix };
+      const urls = await shardUrls(shards);
+      const config = { ...values, 'cluster.redis': urls.join(','), 'cluster.prefix': prefix };
       // A cluster runs its own engine, and its windows run on Redis's clock: a local engine's wrapper and manual
       // time do not apply (the suites' `advance` then lets time pass for real).
       const nodeOpts = { ...opts, wrapEngine: undefined, manualTime: false };
@@ -64,7 +79,7 @@ export function clusterEngine(count: number): EngineCase {
         return relays(nodes, async () => {
           await Promise.all(nodes.map((n) => n.close()));
           return startAll();
-        }, () => dropPrefix(SHARED_REDIS, prefix));
+        }, async () => { await Promise.all(urls.map((u) => dropPrefix(u, prefix))); });
       };
       return startAll();
     },
@@ -75,8 +90,8 @@ export function clusterEngine(count: number): EngineCase {
  * The nodes of `clusterEngine(count)` behind one TestRelay: each new client goes to the next node, /health and
  * /metrics are node 0's, `close` stops every node and drops the cluster's Redis prefix.
  */
-export function clusterRelay(count: number): StartRelay {
-  const engine = clusterEngine(count);
+export function clusterRelay(count: number, shards = 1): StartRelay {
+  const engine = clusterEngine(count, shards);
   return async (values = {}, opts = {}) => {
     const { nodes, node, close } = await engine.start(values, opts);
     let next = 0;

@@ -12,7 +12,7 @@ import { createFanout } from './fanout.ts';
 import type { Fanout } from './fanout.ts';
 import { createClusterCounter } from './connections.ts';
 import { createClusterRateLimiter } from './rate-limit.ts';
-import { checkLayout, layoutOf } from './layout.ts';
+import { checkLayout, layoutOf, shardIdentities } from './layout.ts';
 import { createClusterRevocations } from './revocations.ts';
 import { createClusterRooms } from './rooms.ts';
 import type { Shard } from './shards.ts';
@@ -38,6 +38,8 @@ interface ShardState {
   /** When the shard last came (back) up: other nodes get NODE_DEAD_AFTER_MS to beat there again before any is swept. */
   upSince: number;
   occupied: number;
+  /** When the shard's newest buffered envelope arrived (Redis ms), as its housekeeping last read it; 0: none. */
+  newest: number;
 }
 
 export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: { log: ClusterLog } = { log: quietLog }): RelayEngine {
@@ -45,11 +47,12 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
   const keys = keyspace(config['cluster.prefix']);
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log: ClusterLog = { info: (o, m) => logRef.log.info(o, m), warn: (o, m) => logRef.log.warn(o, m) };
-  const count = config['cluster.redis'].split(',').length;
+  const identities = shardIdentities(config['cluster.redis']);
+  // The layout is written by housekeeping, which starts once every shard reachable at start passed: a relay that
+  // refuses to start leaves no trace that would refuse the running ones' list.
   const shards = connectShards(config['cluster.redis'], async (shard) => {
-    const refusal = await checkLayout({ shard, count, keys, ttlMs, deadAfterMs: NODE_DEAD_AFTER_MS });
-    if (refusal === null) await shard.pair.cmd.set(keys.layout, layoutOf(shard.index, count));
-    else log.warn({ event: 'cluster.shard.refused', shard: shard.index, url: shard.url, err: refusal }, refusal);
+    const refusal = await checkLayout({ shard, identities, keys, ttlMs, deadAfterMs: NODE_DEAD_AFTER_MS });
+    if (refusal !== null) log.warn({ event: 'cluster.shard.refused', shard: shard.index, url: shard.url, err: refusal }, refusal);
     return refusal;
   });
   const where = (shard: Shard) => ({ shard: shard.index, url: shard.url });
@@ -66,8 +69,9 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
   const revocations = createClusterRevocations({ shards, keys, log });
   const connections = createClusterCounter({ shard: shards.control, keys, nodeId });
   const limiters: Array<{ close(): void }> = [];
-  const state = new Map<Shard, ShardState>(shards.all.map((s) => [s, { wasUp: false, registered: false, housekeeping: false, upSince: clock(), occupied: 0 }]));
+  const state = new Map<Shard, ShardState>(shards.all.map((s) => [s, { wasUp: false, registered: false, housekeeping: false, upSince: clock(), occupied: 0, newest: 0 }]));
   let closed = false;
+  let started = false;
 
   /** Writes again what this node holds on the shard: memberships, and on shard 0 its connection counts. */
   async function restore(shard: Shard, memberships: boolean): Promise<void> {
@@ -78,12 +82,14 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
 
   async function housekeep(shard: Shard): Promise<void> {
     const st = state.get(shard)!;
-    if (st.housekeeping || closed || !shard.up()) return;
+    if (st.housekeeping || closed || !started || !shard.up()) return;
     st.housekeeping = true;
     try {
       const deadAfter = clock() - st.upSince < NODE_DEAD_AFTER_MS ? Number.MAX_SAFE_INTEGER : NODE_DEAD_AFTER_MS;
-      const [anew, swept, occ, buffered] = (await shard.pair.scripts.honeHousekeep(keys.prefix, nodeId, deadAfter, ttlMs, 0, layoutOf(shard.index, count))).map(Number);
+      const seen = shards.all.flatMap((s) => state.get(s)!.newest > 0 ? [identities[s.index], state.get(s)!.newest] : []);
+      const [anew, swept, occ, buffered, newest] = (await shard.pair.scripts.honeHousekeep(keys.prefix, nodeId, deadAfter, ttlMs, 0, layoutOf(shard.index, identities), ...seen)).map(Number);
       st.occupied = occ;
+      st.newest = newest;
       buffer.setSize(shard.index, buffered);
       if (swept > 0) log.info({ event: 'cluster.nodes.swept', count: swept, ...where(shard) }, 'cluster: removed the devices of silent relay nodes');
       if (anew === 1 && st.registered) {
@@ -144,6 +150,8 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
         await this.close();
         throw new ConfigError(refusal);
       }
+      started = true;
+      void tick();
       return up.every(Boolean);
     },
     health() {

@@ -1,14 +1,21 @@
 // The start-up check of a shard's place in cluster.redis: a list that would move rooms with buffered messages to
-// another shard, or that differs from the one of relays still running on the shard, is refused with what to do.
+// another shard (or drop a shard that has some), or differs from the running relays' list, is refused with what to do.
+import { createHash } from 'node:crypto';
 import type { Shard } from './shards.ts';
 import type { Keyspace } from './wire.ts';
-import { shardIndex } from './wire.ts';
+import { redisIdentity, shardIndex } from './wire.ts';
 
 /** Buffered rooms read per command while checking. */
 const PAGE = 5000;
 
-export function layoutOf(index: number, count: number): string {
-  return `${index}/${count}`;
+/** The shards of a list by identity (host:port/db, no password), in order. */
+export function shardIdentities(list: string): string[] {
+  return list.split(',').map(redisIdentity);
+}
+
+/** What a shard stores of the list the relays using it started with: its place, and a digest of the whole list. */
+export function layoutOf(index: number, identities: string[]): string {
+  return `${index}/${identities.length} ${createHash('sha256').update(identities.join(',')).digest('hex').slice(0, 12)}`;
 }
 
 /**
@@ -16,24 +23,36 @@ export function layoutOf(index: number, count: number): string {
  * buffered within the window move freely: their sequence starts again on the new shard with a new epoch, which
  * clients take as a resync (SPEC §6.1).
  */
-export async function checkLayout(deps: { shard: Shard; count: number; keys: Keyspace; ttlMs: number; deadAfterMs: number }): Promise<string | null> {
-  const { shard, count, keys, ttlMs } = deps;
+export async function checkLayout(deps: { shard: Shard; identities: string[]; keys: Keyspace; ttlMs: number; deadAfterMs: number }): Promise<string | null> {
+  const { shard, identities, keys, ttlMs } = deps;
   const { cmd } = shard.pair;
-  const mine = layoutOf(shard.index, count);
+  const count = identities.length;
+  const mine = layoutOf(shard.index, identities);
   const [secs, micros] = await cmd.time();
   const now = Number(secs) * 1000 + Math.floor(Number(micros) / 1000);
   // A Redis used before sharding existed holds a one-server cluster's data.
-  const stored = (await cmd.get(keys.layout)) ?? layoutOf(0, 1);
+  const stored = await cmd.get(keys.layout);
+  const same = stored === mine || (stored === null && count === 1);
   const where = `${shard.url} (shard ${shard.index + 1} of ${count} in this list)`;
-  if (stored !== mine) {
+  const wait = `once buffer.ttl.seconds (${Math.round(ttlMs / 1000)} s) have passed since the last message`;
+  if (!same) {
     const live = await cmd.zcount(keys.nodes, now - deps.deadAfterMs, '+inf');
     if (live > 0) {
-      const [i, n] = stored.split('/').map(Number);
-      return `cluster.redis: the shard list changed: ${where} is shard ${i + 1} of ${n} for the ${live} relay(s) still running on it. ` +
+      const theirs = stored === null ? 'a single Redis' : `a list of ${stored.split('/')[1].split(' ')[0]} in which it is shard ${Number(stored.split('/')[0]) + 1}`;
+      return `cluster.redis: the shard list changed: ${live} relay(s) still running on ${where} were started with ${theirs}. ` +
         'Every relay of a cluster needs the same list in the same order: stop them all, then start them all with the new list.';
     }
   }
-  if (count === 1 && stored === mine) return null;
+  const dropped: string[] = [];
+  const seen = await cmd.hgetall(keys.shardMessages);
+  for (const [identity, at] of Object.entries(seen)) {
+    if (!identities.includes(identity) && Number(at) >= now - ttlMs) dropped.push(`${identity} (${Math.max(0, Math.round((now - Number(at)) / 1000))} s ago)`);
+  }
+  if (dropped.length > 0) {
+    return `cluster.redis: the shard list changed: ${dropped.join(', ')} is no longer in the list but held buffered messages that would be lost. ` +
+      `Start with the previous list, or change it ${wait}.`;
+  }
+  if (same && count === 1) return null;
   let moved = 0;
   let example = '';
   for (let offset = 0; ; offset += PAGE) {
@@ -48,5 +67,5 @@ export async function checkLayout(deps: { shard: Shard; count: number; keys: Key
   }
   if (moved === 0) return null;
   return `cluster.redis: the shard list changed: ${moved} room(s) with buffered messages on ${where} would move to another shard (${example}), ` +
-    `losing those messages. Start with the previous list, or stop every relay and change the list once buffer.ttl.seconds (${Math.round(ttlMs / 1000)} s) have passed since the last message.`;
+    `losing those messages. Start with the previous list, or change it ${wait}.`;
 }

@@ -258,11 +258,12 @@ return roomState(ARGV[1], ARGV[2], redis.call('GET', rk(ARGV[1], ARGV[2], R.host
 
 /**
  * HOUSEKEEP, run by every node every second. ARGV: prefix, nodeId, deadAfterMs, ttlMs, sweepSelf (1: this
- * node is shutting down), layout (this shard's place in the list the node started with, kept for layout.ts).
+ * node is shutting down), layout (this shard's place in the list the node started with, kept for layout.ts), then
+ * (shard identity, newest buffered envelope's time) pairs of every shard as this node last saw them, each kept if newer.
  * Heartbeat; members of nodes silent for deadAfterMs are removed (presence `left`, hosts
  * start their window); buffers of rooms idle past the window are dropped (UNLINK: a long stream is freed off
  * Redis's main thread, which would otherwise stall every node's commands while it frees).
- * Returns {registeredAnew (1/0), nodesSwept, occupiedRooms, bufferedMessages}.
+ * Returns {registeredAnew (1/0), nodesSwept, occupiedRooms, bufferedMessages, newest buffered envelope's time (ms, 0: none)}.
  */
 export const HOUSEKEEP = PRELUDE + `
 local P, self, deadAfter, ttl, sweepSelf = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
@@ -274,6 +275,10 @@ if sweepSelf then
 else
   anew = redis.call('ZADD', ck(P, C.nodes), now, self)
   if ARGV[6] and ARGV[6] ~= '' then redis.call('SET', ck(P, C.layout), ARGV[6]) end
+  for i = 7, #ARGV, 2 do
+    local seen = tonumber(redis.call('HGET', ck(P, C.shardMessages), ARGV[i]) or '0')
+    if tonumber(ARGV[i + 1]) > seen then redis.call('HSET', ck(P, C.shardMessages), ARGV[i], ARGV[i + 1]) end
+  end
   dead = redis.call('ZRANGEBYSCORE', ck(P, C.nodes), '-inf', '(' .. (now - deadAfter), 'LIMIT', 0, 2)
 end
 for _, id in ipairs(dead) do
@@ -315,7 +320,8 @@ for _, room in ipairs(idle) do
 end
 local occupied = tonumber(redis.call('GET', ck(P, C.occupied)) or '0')
 local buffered = tonumber(redis.call('GET', ck(P, C.buffered)) or '0')
-return {anew, #dead, occupied, buffered}
+local newest = redis.call('ZREVRANGE', ck(P, C.bufRooms), 0, 0, 'WITHSCORES')[2] or '0'
+return {anew, #dead, occupied, buffered, newest}
 `;
 
 /** DELIVERED. ARGV: prefix, keepMs, then (room, device, seq) triples: each kept if higher than the stored one. */

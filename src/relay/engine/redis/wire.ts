@@ -5,6 +5,12 @@ import { djb2 } from '../../../common/token.ts';
 /** Pub/sub channels per cluster: a node subscribes only to the slots of rooms it has devices in. */
 export const SLOTS = 1024;
 
+/** Host, port and database of a Redis URL (no password): how a shard is named in the layout records. */
+export function redisIdentity(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname.toLowerCase()}:${u.port || '6379'}/${u.pathname.replace(/^\/+/, '') || '0'}`;
+}
+
 /** The Redis server (of `count`, cluster.redis in order) that holds a room: its slot modulo the count, so every node
  * agrees without talking, and a room's keys and channel are on one server. */
 export function shardIndex(room: string, count: number): number {
@@ -18,7 +24,7 @@ export function shardIndex(room: string, count: number): number {
  */
 export const KEY_NAMES = {
   room: { seq: 'seq', log: 'log', bytes: 'bytes', epoch: 'epoch', dlv: 'dlv', members: 'm', host: 'host', away: 'away', owner: 'owner', msg: 'msg', legacyBuf: 'buf' },
-  cluster: { occupied: 'occupied', nodes: 'nodes', bufRooms: 'bufrooms', buffered: 'buffered', revoked: 'revoked', revocationCursor: 'revocations:cursor', hits: 'hits', slot: 'slot', layout: 'layout' },
+  cluster: { occupied: 'occupied', nodes: 'nodes', bufRooms: 'bufrooms', buffered: 'buffered', revoked: 'revoked', revocationCursor: 'revocations:cursor', hits: 'hits', slot: 'slot', layout: 'layout', shardMessages: 'shardmsgs' },
   node: { rooms: 'rooms', conns: 'conns' },
 } as const;
 
@@ -61,6 +67,9 @@ export function keyspace(prefix: string) {
     revocationCursor: cluster(C.revocationCursor),
     /** `<index>/<count>`: this server's place in the shard list the relays last started with. */
     layout: cluster(C.layout),
+    /** Shard identity → when its newest buffered envelope arrived (ms), as the relays last saw it: a shard dropped from
+     * the list is refused while this is within the window. */
+    shardMessages: cluster(C.shardMessages),
     nodes: cluster(C.nodes),
     hits: (key: string, window: number) => cluster(`${C.hits}${SEP}${window}${SEP}${key}`),
     channel: (id: string) => cluster(`${C.slot}${SEP}${djb2(id) % SLOTS}`),
