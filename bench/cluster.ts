@@ -43,20 +43,26 @@ const DRAIN_MS = 3000;
 const DELIVERY_MIN = 0.99;
 const P99_LIMIT_MS = 50;
 const DEFAULT_ROUNDS = 2;
+/**
+ * --quick: only the setups the issue's two targets compare (single relay, 4 nodes on 1 and on 4 shards), full ladder,
+ * 1 comparison round: ~6 minutes instead of ~25, for a borrowed many-core machine's limited time. Its section says so.
+ */
+const QUICK = process.argv.includes('--quick');
+const QUICK_SETUPS = ['single', '4x1', '4x4'];
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const APP = join(root, 'src', 'relay', 'app.ts');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 /**
- * Partial runs (never written to the docs): --setups=single,1x1,4x4 (NxS: N nodes on S Redis shards)
+ * Partial runs (never written to the docs; --quick is written): --setups=single,1x1,4x4 (NxS: N nodes on S Redis shards)
  * --rates=1000,2000 (ladder steps; --rates= for none) --rounds=N (comparison rounds; 0 for none) --no-write
  * Diagnostics: --timeline --node-args='--trace-gc' --child-log=DIR; --generators=N (load-generator threads;
  * default: one per 4 CPUs, 1 to 4), --cpus-gen=0 --cpus-nodes=1 --cpus-redis=1 (CPU lists for taskset).
  */
 const ONLY = arg('setups')?.split(',').map((x) => x.trim()).filter(Boolean);
 const RATES = arg('rates')?.split(',').filter(Boolean).map(Number);
-const ROUNDS = Number(arg('rounds') ?? DEFAULT_ROUNDS);
+const ROUNDS = Number(arg('rounds') ?? (QUICK ? 1 : DEFAULT_ROUNDS));
 const TIMELINE = process.argv.includes('--timeline');
 const NODE_ARGS = arg('node-args')?.split(' ').filter(Boolean) ?? [];
 const CHILD_LOG = arg('child-log');
@@ -372,7 +378,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(n < 10 ? 2 : 1));
 
 async function main(): Promise<void> {
-  const chosen = (ONLY ?? DEFAULT_SETUPS).map(setup);
+  const chosen = (ONLY ?? (QUICK ? QUICK_SETUPS : DEFAULT_SETUPS)).map(setup);
   const ladderRates = RATES ?? LADDER;
   console.log(`bench:cluster — ${ROOMS} rooms × ${PER_ROOM} devices, ${PAYLOAD_CHARS}-character broadcasts, ladder ${ladderRates.join(', ') || 'none'} broadcasts/s, ${ROUNDS} comparison rounds at ${COMPARE_AT}/s; setups ${chosen.map((s) => s.key).join(', ')}; ${GENERATORS} load-generator thread(s)`);
   pin(process.pid, CPUS.gen);
@@ -394,7 +400,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push('## Relay cluster', '');
   const redis = results.some((r) => r.setup.shards > 0) ? redisServer().version : undefined;
-  lines.push(`Command: \`npm run bench:cluster\`. Method: [benchmark-method.md](design/benchmark-method.md#relay-cluster) (the relay benchmark's workload; device *d* of room *r* on node (r + d) mod N, so rooms span nodes; each room on the Redis shard the relay places it on; every cluster setup starts its own Redis shards, one \`redis-server\` each on its own port, no persistence; latency compared at ${fmt(COMPARE_AT)} broadcasts/s, median of ${ROUNDS} rounds after ${COMPARE_WARMUP_MS / 1000} s of warm-up; load from ${plural(GENERATORS, 'generator thread')}; nothing pinned; the run took ${minutes.toFixed(0)} minutes).`);
+  lines.push(`Command: \`npm run bench:cluster\`. Method: [benchmark-method.md](design/benchmark-method.md#relay-cluster) (the relay benchmark's workload; device *d* of room *r* on node (r + d) mod N, so rooms span nodes; each room on the Redis shard the relay places it on; every cluster setup starts its own Redis shards, one \`redis-server\` each on its own port, no persistence; latency compared at ${fmt(COMPARE_AT)} broadcasts/s, median of ${ROUNDS} rounds after ${COMPARE_WARMUP_MS / 1000} s of warm-up; load from ${plural(GENERATORS, 'generator thread')}; nothing pinned; the run took ${minutes.toFixed(0)} minutes${QUICK ? `; \`--quick\`: only ${chosen.map((s) => s.name).join(', ')}` : ''}).`);
   lines.push(machineLine(redis ? `${redis}, one process per shard, on the same host` : ''));
   lines.push('');
   lines.push(CPU_COUNT < 16
