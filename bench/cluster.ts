@@ -357,7 +357,7 @@ async function runSetup(s: Setup, rates: number[], ladder: boolean): Promise<Ste
         if (again.pass || again.p99 < st.p99) st = again;
       }
       steps.push(st);
-      console.log(`  ${s.name}${ladder ? '' : ' (comparison round)'}: offered ${offered}/s → delivered ${Math.round(st.delivered)}/s (${(st.delivery * 100).toFixed(1)}%), p50 ${st.p50.toFixed(2)} ms, p95 ${st.p95.toFixed(2)} ms, p99 ${st.p99.toFixed(2)} ms, relay CPU ${pctCpu(st.relayCpu)}, redis CPU ${pctCpu(st.redisCpu)} (busiest shard ${pctCpu(st.redisMax)}), load generator CPU ${pctCpu(st.genCpu)} ${st.pass ? '' : 'FAIL'}`);
+      console.log(`  ${s.name}${ladder ? '' : ' (comparison round)'}: offered ${offered}/s → delivered ${Math.round(st.delivered)}/s (${(st.delivery * 100).toFixed(1)}%), p50 ${st.p50.toFixed(2)} ms, p95 ${st.p95.toFixed(2)} ms, p99 ${st.p99.toFixed(2)} ms, relay CPU ${pctCpu(st.relayCpu)}, ${s.shards > 0 ? `redis CPU ${pctCpu(st.redisCpu)} (busiest shard ${pctCpu(st.redisMax)}), ` : ''}load generator CPU ${pctCpu(st.genCpu)} ${st.pass ? '' : 'FAIL'}`);
       if (!st.pass && ladder) break;
     }
   } finally {
@@ -380,7 +380,7 @@ const ms = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(n < 10 ? 2 : 1));
 async function main(): Promise<void> {
   const chosen = (ONLY ?? (QUICK ? QUICK_SETUPS : DEFAULT_SETUPS)).map(setup);
   const ladderRates = RATES ?? LADDER;
-  console.log(`bench:cluster — ${ROOMS} rooms × ${PER_ROOM} devices, ${PAYLOAD_CHARS}-character broadcasts, ladder ${ladderRates.join(', ') || 'none'} broadcasts/s, ${ROUNDS} comparison rounds at ${COMPARE_AT}/s; setups ${chosen.map((s) => s.key).join(', ')}; ${GENERATORS} load-generator thread(s)`);
+  console.log(`bench:cluster — ${ROOMS} rooms × ${PER_ROOM} devices, ${PAYLOAD_CHARS}-character broadcasts, ladder ${ladderRates.length > 0 ? ladderRates.join(', ') + ' broadcasts/s' : 'none'}, ${plural(ROUNDS, 'comparison round')} at ${COMPARE_AT}/s; setups ${chosen.map((s) => s.key).join(', ')}; ${GENERATORS} load-generator thread(s)`);
   pin(process.pid, CPUS.gen);
   const started = Date.now();
   const results: Array<{ setup: Setup; ladder: Step[]; rounds: Step[] }> = [];
@@ -400,7 +400,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push('## Relay cluster', '');
   const redis = results.some((r) => r.setup.shards > 0) ? redisServer().version : undefined;
-  lines.push(`Command: \`npm run bench:cluster\`. Method: [benchmark-method.md](design/benchmark-method.md#relay-cluster) (the relay benchmark's workload; device *d* of room *r* on node (r + d) mod N, so rooms span nodes; each room on the Redis shard the relay places it on; every cluster setup starts its own Redis shards, one \`redis-server\` each on its own port, no persistence; latency compared at ${fmt(COMPARE_AT)} broadcasts/s, median of ${ROUNDS} rounds after ${COMPARE_WARMUP_MS / 1000} s of warm-up; load from ${plural(GENERATORS, 'generator thread')}; nothing pinned; the run took ${minutes.toFixed(0)} minutes${QUICK ? `; \`--quick\`: only ${chosen.map((s) => s.name).join(', ')}` : ''}).`);
+  lines.push(`Command: \`npm run bench:cluster\`. Method: [benchmark-method.md](design/benchmark-method.md#relay-cluster) (the relay benchmark's workload; device *d* of room *r* on node (r + d) mod N, so rooms span nodes; each room on the Redis shard the relay places it on; every cluster setup starts its own Redis shards, one \`redis-server\` each on its own port, no persistence; latency compared at ${fmt(COMPARE_AT)} broadcasts/s, median of ${plural(ROUNDS, 'round')} after ${COMPARE_WARMUP_MS / 1000} s of warm-up; load from ${plural(GENERATORS, 'generator thread')}; nothing pinned; the run took ${minutes.toFixed(0)} minutes${QUICK ? `; \`--quick\`: only ${chosen.map((s) => s.name).join(', ')}` : ''}).`);
   lines.push(machineLine(redis ? `${redis}, one process per shard, on the same host` : ''));
   lines.push('');
   lines.push(CPU_COUNT < 16
@@ -420,7 +420,7 @@ async function main(): Promise<void> {
   lines.push(`- highest step 4 nodes/4 shards ÷ 4 nodes/1 shard (target ≥ 3× on a 16-core machine): ${stepRatio}`);
   lines.push(`- p99 at ${fmt(COMPARE_AT)}/s of 4 nodes/4 shards ÷ single relay (target ≤ 1.2×): ${p99Ratio}`);
   lines.push('');
-  const n = `median of ${ROUNDS} rounds`;
+  const n = `median of ${plural(ROUNDS, 'round')}`;
   lines.push(`| Setup | highest passing step (broadcasts/s) | delivered msg/s there | p99 there | Redis CPU there: all shards / busiest shard | p50 / p95 / p99 at ${fmt(COMPARE_AT)}/s (${n}) | p99 vs single relay | p99 of each round | relay CPU / Redis CPU (all / busiest shard) at ${fmt(COMPARE_AT)}/s |`);
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const { setup: s, ladder, rounds } of results) {
@@ -445,11 +445,11 @@ async function main(): Promise<void> {
       }).join(' | ')} |`);
     }
   }
-  lines.push('', '<details><summary>Every ladder step</summary>', '', '| Setup | offered/s | delivered msg/s | delivered | p50 ms | p99 ms | relay CPU (all nodes) | Redis CPU (all shards) | busiest shard | load generator CPU |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  if (results.some((r) => r.ladder.length > 0)) lines.push('', '<details><summary>Every ladder step</summary>', '', '| Setup | offered/s | delivered msg/s | delivered | p50 ms | p99 ms | relay CPU (all nodes) | Redis CPU (all shards) | busiest shard | load generator CPU |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const { setup: s, ladder } of results) {
     for (const st of ladder) lines.push(`| ${s.name} | ${fmt(st.offered)} | ${fmt(st.delivered)} | ${(st.delivery * 100).toFixed(1)}% | ${ms(st.p50)} | ${ms(st.p99)} | ${pctCpu(st.relayCpu)} | ${s.shards > 0 ? pctCpu(st.redisCpu) : '–'} | ${s.shards > 0 ? pctCpu(st.redisMax) : '–'} | ${pctCpu(st.genCpu)} |`);
   }
-  lines.push('', '</details>');
+  if (results.some((r) => r.ladder.length > 0)) lines.push('', '</details>');
   const text = lines.join('\n') + '\n';
   console.log('\n' + text);
   if (errors > 0) console.log(`error frames received: ${errors}`);
