@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { freePort } from '../test/helpers/process.ts';
 import { signToken } from '../src/common/token.ts';
+import { shardIndex } from '../src/relay/engine/redis/wire.ts';
 import { machineLine, writeBenchSection } from './docs-section.ts';
 import type { DeviceSpec, LoadInit, LoadMessage, StepOrder, StepReport } from './cluster-load.ts';
 
@@ -430,6 +431,15 @@ async function main(): Promise<void> {
     const cpu = rounds.length === 0 ? '–' : `${pctCpu(med(rounds, (x) => x.relayCpu))} / ${s.shards > 0 ? `${pctCpu(med(rounds, (x) => x.redisCpu))} / ${pctCpu(med(rounds, (x) => x.redisMax))}` : '–'}`;
     const top = b && b.offered === topRate ? ' (top of the ladder)' : '';
     lines.push(`| ${s.name} | ${ladder.length === 0 ? '–' : b ? fmt(b.offered) + top : 'none'} | ${b ? fmt(b.delivered) : '–'} | ${b ? ms(b.p99) + ' ms' : '–'} | ${redisThere} | ${rounds.length > 0 ? `${ms(p50)} / ${ms(p95)} / ${ms(p99)} ms` : '–'} | ${times(p99, p1)} | ${rounds.length > 0 ? rounds.map((x) => ms(x.p99)).join(', ') + ' ms' : '–'} | ${cpu} |`);
+  }
+  const shardSets = [...new Set(results.map((r) => r.setup.shards).filter((k) => k > 1))].sort((a, b) => a - b);
+  if (shardSets.length > 0) {
+    const spread = shardSets.map((k) => {
+      const counts = Array.from({ length: k }, () => 0);
+      for (let r = 0; r < ROOMS; r++) counts[shardIndex(`bench-${r}`, k)]++;
+      return `${k} shards ${counts.join(' / ')}`;
+    });
+    lines.push('', `Rooms per shard (the relay's placement of the ${ROOMS} rooms): ${spread.join('; ')}.`);
   }
   const grid = results.filter((r) => r.setup.shards > 0 && r.ladder.length > 0);
   const nodeCounts = [...new Set(grid.map((r) => r.setup.nodes))].sort((a, b) => a - b);
