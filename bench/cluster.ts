@@ -184,7 +184,7 @@ async function startShard(dir: string): Promise<Shard> {
   }
 }
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 /** CPU seconds (user + system, every thread) used by process `pid` so far. */
 function cpuSeconds(pid: number): number {
   try {
