@@ -1,11 +1,11 @@
 // A cluster on several Redis shards (issue 18), each a redis-server of the test's own: rooms placed by shardIndex with
 // all their keys and their channel on that shard, delivery across a node kill, one shard killed and restarted from
 // its AOF (its rooms refuse meanwhile, the others deliver, what was acked survives), and a changed shard list refused.
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { KEY_NAMES, keyspace, shardIndex } from '../../src/relay/engine/redis/wire.ts';
+import { keyspace, shardIndex } from '../../src/relay/engine/redis/wire.ts';
 import { RelayClient, sleep, token } from '../helpers/relay.ts';
 import {
   clusterConfig, drainAcks, healPeers, OwnRedis, Peer, prefixKeys, sendRound, settledDeliveries, spreadPeers, startNode, stopCluster, until, waitHealth,
@@ -30,7 +30,8 @@ function roomOfKey(prefix: string, key: string): string | null {
   return end < 0 ? null : key.slice(prefix.length + 2, end);
 }
 
-/** Joins a fresh client as `device` and answers it with its answer frame (`joined` or `error`). */
+/** Joins a fresh client as `device` of account `userId` (a room belongs to its first account) and answers it with
+ * its answer frame (`joined` or `error`). */
 async function joinOnce(node: NodeProcess, clients: RelayClient[], room: string, device: string, userId: number, opts: { lastSeq?: number } = {}): Promise<{ client: RelayClient; answer: any }> {
   const client = (await RelayClient.connect(node.ws)) as RelayClient;
   clients.push(client);
@@ -114,7 +115,7 @@ describe('sharded cluster: three Redis shards', () => {
       assert.deepEqual(holders, [shardIndex(room, shards.length)], `${keys.channel(room)} is subscribed on its shard only`);
     }
     // node heartbeats run on every shard
-    for (const s of shards) assert.equal(await onShard(s, (r) => r.zcard(`${conf.prefix}:${KEY_NAMES.cluster.nodes}`)), nodes.length, `every node's heartbeat on ${s.url}`);
+    for (const s of shards) assert.equal(await onShard(s, (r) => r.zcard(keys.nodes)), nodes.length, `every node's heartbeat on ${s.url}`);
   });
 
   test('a node SIGKILLed mid-stream, rooms on all three shards: its devices reconnect elsewhere with lastSeq and resend; nothing lost, duplicated or reordered', async () => {
@@ -167,6 +168,7 @@ describe('sharded cluster: three Redis shards', () => {
     assert.ok(hit.length > 0 && spared.length > 0, `rooms on shard ${down} and on others (${rooms.map((r) => shardIndex(r, shards.length)).join(',')})`);
     const hitRoom = hit[0].room;
     const sparedRoom = spared[0].room;
+    const owner = (room: string) => mine.find((p) => p.room === room)!.userId;
 
     let i = 0;
     for (; i < 9; i++) {
@@ -202,11 +204,11 @@ describe('sharded cluster: three Redis shards', () => {
 
     // joins: refused in the shard's rooms, served in the others, on either node
     for (const [k, n] of live.entries()) {
-      const refused = await joinOnce(n, clients, hitRoom, `late${k}`, 90 + k);
+      const refused = await joinOnce(n, clients, hitRoom, `late${k}`, owner(hitRoom));
       assert.equal(refused.answer.type, 'error', JSON.stringify(refused.answer));
       assert.equal(refused.answer.code, 'CLUSTER_UNAVAILABLE');
       assert.equal((await refused.client.waitClose()).code, 1013);
-      const served = await joinOnce(n, clients, sparedRoom, `late${k}`, 90 + k);
+      const served = await joinOnce(n, clients, sparedRoom, `late${k}`, owner(sparedRoom));
       assert.equal(served.answer.type, 'joined', JSON.stringify(served.answer));
     }
 
@@ -236,7 +238,7 @@ describe('sharded cluster: three Redis shards', () => {
     for (const [room, sent] of acked) {
       const ids = new Set(await onShard(shards[down], (r) => r.xrange(keys.log(room), '-', '+')).then((entries) => entries.map(([id]) => id)));
       for (const [msgId, seq] of sent) assert.ok(ids.has(`${seq}-0`), `${room}: ${msgId} (seq ${seq}) still buffered`);
-      const { client, answer } = await joinOnce(live[1], clients, room, 'after', 95, { lastSeq: 0 });
+      const { client, answer } = await joinOnce(live[1], clients, room, 'after', owner(room), { lastSeq: 0 });
       assert.equal(answer.type, 'joined', `joins work again: ${JSON.stringify(answer)}`);
       assert.equal(answer.epoch, epochs.get(room), 'the room kept its epoch');
       assert.ok(answer.seq >= Math.max(...sent.values()), `the room kept its seq (${answer.seq})`);
@@ -264,6 +266,11 @@ describe('sharded cluster: three Redis shards', () => {
 
   test('shard 0 (which also holds the per-user counts, rate limits and revocation cursor) killed: the same', async () => {
     await shardDownAndBack(0, 'ZERO');
+  });
+
+  afterEach(async () => {
+    // a failed test must not leave a shard down for the next one
+    for (const s of shards) if (!s.running) await s.start();
   });
 });
 
@@ -304,12 +311,12 @@ describe('sharded cluster: the shard list changes between starts', () => {
   /** Starts a node that must refuse: answers its exit code and output. */
   async function refused(c: ReturnType<typeof clusterConfig>): Promise<{ code: number | null; output: string }> {
     const err = await start(c).then(() => null, (e) => e);
-    assert.ok(err !== null, 'the node refused to start');
+    assert.ok(err !== null, 'the node started instead of refusing');
     assert.ok(err.exit !== undefined, err.message);
     return { code: err.exit.code, output: err.output };
   }
 
-  test('rooms with buffered messages that a new list would move: refused (exit 1, naming the shard); the same list starts; once the buffer expired, the new list starts', async () => {
+  test('rooms with buffered messages that a new list would move: refused (exit 2, a configuration error, naming the shard); the same list starts; once the buffer expired, the new list starts', async () => {
     const first = config([A, B]);
     const cluster = await Promise.all([0, 1].map(() => start(first)));
     // rooms on B (index 1 of [A, B]) with buffered messages; rooms on A with devices but no messages
@@ -341,12 +348,14 @@ describe('sharded cluster: the shard list changes between starts', () => {
     for (const p of peers) p.terminate();
     await Promise.all(cluster.map(stop));
 
-    const [swapped, grown] = await Promise.all([refused(config([B, A], first.prefix)), refused(config([A, B, C], first.prefix))]);
+    // one at a time: a refused node may beat on the shards it accepted until it has closed
+    const swapped = await refused(config([B, A], first.prefix));
+    const grown = await refused(config([A, B, C], first.prefix));
     for (const [r, moved] of [[swapped, buffered.length], [grown, movedByABC]] as const) {
-      assert.equal(r.code, 1, r.output);
+      assert.equal(r.code, 2, r.output);
       assert.match(r.output, /cluster\.redis: the shard list changed/);
       assert.ok(r.output.includes(`127.0.0.1:${B.port}`), `names shard B: ${r.output}`);
-      assert.match(r.output, new RegExp(`\\b${moved} rooms?\\b`), `says how many rooms would move (${moved}): ${r.output}`);
+      assert.match(r.output, new RegExp(`\\b${moved} room`), `says how many rooms would move (${moved}): ${r.output}`);
     }
     assert.ok(Date.now() - lastAcked < TTL * 1000, 'the refusals came while the messages were buffered (make buffer.ttl.seconds longer)');
 
@@ -362,7 +371,7 @@ describe('sharded cluster: the shard list changes between starts', () => {
     // node started with [A, B] is alive (its heartbeat is on both shards)
     await sleep(Math.max(0, lastAcked + TTL * 1000 + 1000 - Date.now()));
     const alive = await refused(config([B, A], first.prefix));
-    assert.equal(alive.code, 1, alive.output);
+    assert.equal(alive.code, 2, alive.output);
     assert.match(alive.output, /cluster\.redis: the shard list changed/);
     check.terminate();
     await stop(same);
@@ -378,5 +387,21 @@ describe('sharded cluster: the shard list changes between starts', () => {
     assert.equal(after.acks.get(after.sent[0].msgId), 1, 'the moved room\'s sequence starts again');
     const seqKey = keyspace(first.prefix).seq(buffered[0]);
     assert.ok((await prefixKeys(A.url, first.prefix)).includes(seqKey), `${seqKey} is on A now`);
+  });
+
+  test('a shard dropped from the list while it holds buffered messages: refused', { todo: 'the engine checks only the shards of the new list, so [A] after [A, B] starts and B\'s buffered rooms restart on A' }, async () => {
+    const first = config([A, B]);
+    const node = await start(first);
+    const room = Array.from({ length: 16 }, (_, r) => `pair-DROP${r}`).find((r) => shardIndex(r, 2) === 1)!;
+    const p = new Peer(room, 'd0', 40, 1);
+    peers.push(p);
+    assert.equal((await p.connect(node.ws)).type, 'joined');
+    p.send('broadcast');
+    assert.ok(await drainAcks([p], 5000), 'buffered on B');
+    p.terminate();
+    await stop(node);
+    const r = await refused(config([A], first.prefix));
+    assert.equal(r.code, 2, r.output);
+    assert.match(r.output, /cluster\.redis: the shard list changed/);
   });
 });

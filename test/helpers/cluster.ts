@@ -120,6 +120,11 @@ export class OwnRedis {
     return `redis://127.0.0.1:${this.port}/0`;
   }
 
+  /** Started and not stopped or killed since. */
+  get running(): boolean {
+    return this.child !== null;
+  }
+
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
     const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: 'ignore' });
