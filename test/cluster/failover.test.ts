@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RelayClient, sleep, token } from '../helpers/relay.ts';
-import { clusterConfig, compareDeliveries, Peer, SHARED_REDIS, spreadPeers, startNode, stopCluster, until } from '../helpers/cluster.ts';
+import { clusterConfig, drainAcks, healPeers, Peer, sendRound, settledDeliveries, SHARED_REDIS, spreadPeers, startNode, stopCluster } from '../helpers/cluster.ts';
 import type { NodeProcess } from '../helpers/cluster.ts';
 
 describe('relay cluster: a node dies', () => {
@@ -43,49 +43,28 @@ describe('relay cluster: a node dies', () => {
     assert.equal(onVictim.length, 12);
 
     // reconnect whoever lost its connection, to a surviving node, then resend what was not acked
-    const moving = new Set<Peer>();
-    const failures: string[] = [];
     let killedAt = 0;
-    const heal = () => {
-      for (const p of peers) {
-        if (p.open || moving.has(p) || p.client === null || p.client.closeInfo === null) continue;
-        moving.add(p);
-        const target = survivors[(Number(p.label.slice(1)) + p.room.length) % 2];
-        p.connect(target.ws).then((answer) => {
-          if (answer.type !== 'joined') failures.push(`${p.room}/${p.label}: ${JSON.stringify(answer)}`);
-          else if (p.label === 'd0' && answer.host !== true) failures.push(`${p.room}: the host that came back within the window is no longer host`);
-          p.resend();
-        }, (err: Error) => failures.push(`${p.room}/${p.label}: ${err.message}`)).finally(() => moving.delete(p));
-      }
-    };
-    const healer = setInterval(heal, 20);
+    const healing = healPeers(peers, survivors, (p, answer) => (p.label === 'd0' && answer.host !== true ? 'the host that came back within the window is no longer host' : null));
     try {
       for (let i = 0; i < ROUNDS; i++) {
         if (i === KILL_AT) {
           victim.child.kill('SIGKILL');
           killedAt = Date.now();
         }
-        for (const p of peers) {
-          const j = Number(p.label.slice(1));
-          p.send(i % 3 === 0 ? 'broadcast' : i % 3 === 1 ? 'host' : `d${(j + 1) % PER_ROOM}`);
-        }
+        sendRound(peers, i, PER_ROOM);
         await sleep(25);
       }
       assert.equal((await victim.exited).signal, 'SIGKILL');
       // the stream goes on; stragglers are resent until everything is acked
-      const acked = await until(() => {
-        if (Date.now() % 1000 < 30) for (const p of peers) p.resend();
-        return peers.every((p) => p.open && p.outbox.size === 0);
-      }, 20_000);
+      const acked = await drainAcks(peers, 20_000);
       assert.ok(acked, `unacked: ${peers.map((p) => p.outbox.size).join(',')}; errors: ${JSON.stringify(peers.flatMap((p) => p.errors).slice(0, 3))}`);
     } finally {
-      clearInterval(healer);
+      healing.stop();
     }
-    assert.deepEqual(failures, []);
+    assert.deepEqual(healing.failures, []);
     assert.ok(onVictim.every((p) => p.closes.length === 1 && p.url !== victim.ws), 'every device of the dead node moved');
 
-    let problems: string[] = [];
-    await until(() => (problems = compareDeliveries(peers, (room) => hosts.get(room)!)).length === 0, 10_000, 200);
+    const problems = await settledDeliveries(peers, (room) => hosts.get(room)!);
     assert.deepEqual(problems.slice(0, 20), []);
     const total = peers.reduce((n, p) => n + p.received.length, 0);
     assert.ok(total > ROOMS * PER_ROOM * ROUNDS, `deliveries: ${total}`);

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { RelayClient, sleep, token } from '../helpers/relay.ts';
-import { clusterConfig, compareDeliveries, OwnRedis, Peer, spreadPeers, startNode, stopCluster, until } from '../helpers/cluster.ts';
+import { clusterConfig, drainAcks, OwnRedis, Peer, sendRound, settledDeliveries, spreadPeers, startNode, stopCluster, until, waitHealth } from '../helpers/cluster.ts';
 import type { NodeProcess } from '../helpers/cluster.ts';
 
 describe('relay cluster: Redis restarts', () => {
@@ -29,12 +29,7 @@ describe('relay cluster: Redis restarts', () => {
     const ROOMS = 6;
     const PER_ROOM = 3;
     const { hosts } = await spreadPeers(nodes, 'RR', ROOMS, PER_ROOM, peers);
-    const round = (i: number) => {
-      for (const p of peers) {
-        const j = Number(p.label.slice(1));
-        p.send(i % 3 === 0 ? 'broadcast' : i % 3 === 1 ? 'host' : `d${(j + 1) % PER_ROOM}`);
-      }
-    };
+    const round = (i: number) => sendRound(peers, i, PER_ROOM);
     let i = 0;
     for (; i < 10; i++) {
       round(i);
@@ -63,8 +58,7 @@ describe('relay cluster: Redis restarts', () => {
 
     await redis.start();
     for (const n of nodes) {
-      let h: any;
-      for (let t = 0; t < 100 && (h = await n.health()).cluster.redis !== 'connected'; t++) await sleep(50);
+      const h = await waitHealth(n, (b) => b.cluster.redis === 'connected', 5000);
       assert.equal(h.cluster.redis, 'connected', 'the node reconnected');
       assert.equal(h.status, 'ok');
     }
@@ -73,13 +67,9 @@ describe('relay cluster: Redis restarts', () => {
       round(i);
       await sleep(25);
     }
-    const acked = await until(() => {
-      if (Date.now() % 500 < 30) for (const p of peers) p.resend();
-      return peers.every((p) => p.outbox.size === 0);
-    }, 15_000);
+    const acked = await drainAcks(peers, 15_000, 500);
     assert.ok(acked, `unacked: ${peers.map((p) => p.outbox.size).join(',')}`);
-    let problems: string[] = [];
-    await until(() => (problems = compareDeliveries(peers, (room) => hosts.get(room)!)).length === 0, 10_000, 200);
+    const problems = await settledDeliveries(peers, (room) => hosts.get(room)!);
     assert.deepEqual(problems.slice(0, 20), []);
     assert.ok(Math.max(...peers.flatMap((p) => [...p.acks.values()])) > before, 'seq continued after the restart');
 
@@ -121,8 +111,7 @@ describe('relay cluster: Redis restarts', () => {
       redis.resume();
     }
     for (const n of nodes) {
-      let h: any;
-      for (let t = 0; t < 200 && (h = await n.health()).cluster.redis !== 'connected'; t++) await sleep(50);
+      const h = await waitHealth(n, (b) => b.cluster.redis === 'connected', 10_000);
       assert.equal(h.status, 'ok', 'the node reconnected');
     }
     // The refused envelope may still have run when Redis woke up; resent with its msgId it is delivered once.

@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { cleanEnv, freePort } from './process.ts';
 import { RelayClient, TEST_SECRET, token } from './relay.ts';
-import { sleep } from './wait.ts';
+import { sleep, until } from './wait.ts';
 
-export { until } from './wait.ts';
+export { until };
 
 const APP = fileURLToPath(new URL('../../src/relay/app.ts', import.meta.url));
 export const SHARED_REDIS = process.env.HONE_TEST_REDIS ?? 'redis://127.0.0.1:6379/0';
@@ -41,7 +41,8 @@ export function clusterConfig(redisUrl: string, values: Record<string, string | 
   return { dir, file, prefix };
 }
 
-/** Spawns `hone-relay --config file` and waits for its `"event":"listening"` line. */
+/** Spawns `hone-relay --config file` and waits for its `"event":"listening"` line; when the relay exits first, rejects
+ * with an Error carrying `exit` ({ code, signal }) and `output` (stdout and stderr). */
 export function startNode(configFile: string, cwd: string): Promise<NodeProcess> {
   const child = spawn(process.execPath, [APP, '--config', configFile], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -65,8 +66,35 @@ export function startNode(configFile: string, cwd: string): Promise<NodeProcess>
         return;
       }
     }, 20);
-    exited.then((e) => { clearTimeout(timer); clearInterval(poll); reject(new Error(`relay exited (${e.code ?? e.signal}) before listening:\n${out}`)); });
+    exited.then((e) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      reject(Object.assign(new Error(`relay exited (${e.code ?? e.signal}) before listening:\n${out}`), { exit: e, output: out }));
+    });
   });
+}
+
+/** Calls `each` with every batch of keys of `prefix` that SCAN finds. */
+async function scanPrefix(r: Redis, prefix: string, each: (keys: string[]) => Promise<unknown>): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await each(keys);
+  } while (cursor !== '0');
+}
+
+/** Every key of a test's prefix on one Redis (a shard of the cluster). */
+export async function prefixKeys(redisUrl: string, prefix: string): Promise<string[]> {
+  const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const all: string[] = [];
+  try {
+    await r.connect();
+    await scanPrefix(r, prefix, async (keys) => all.push(...keys));
+    return all;
+  } finally {
+    r.disconnect();
+  }
 }
 
 /** Deletes every key of a test's prefix. */
@@ -74,12 +102,7 @@ export async function dropPrefix(redisUrl: string, prefix: string): Promise<void
   const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await r.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
+    await scanPrefix(r, prefix, (keys) => r.del(...keys));
   } catch {
     // the shared Redis is gone: nothing to clean
   } finally {
@@ -102,6 +125,11 @@ export class OwnRedis {
     return `redis://127.0.0.1:${this.port}/0`;
   }
 
+  /** Started and not stopped or killed since. */
+  get running(): boolean {
+    return this.child !== null;
+  }
+
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
     const aof = this.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
@@ -122,6 +150,17 @@ export class OwnRedis {
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
+    });
+  }
+
+  /** SIGKILL (a crash: nothing flushed beyond what `appendfsync always` already wrote) and wait for the exit. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
     });
   }
 
@@ -308,6 +347,67 @@ export async function spreadPeers(nodes: NodeProcess[], name: string, rooms: num
     }
   }
   return { hosts, answers };
+}
+
+/** One round of traffic: every peer sends once; round i goes to broadcast, the room's host or the next device
+ * (d<j+1> of `perRoom`) in turn. */
+export function sendRound(peers: Peer[], i: number, perRoom: number): void {
+  for (const p of peers) {
+    const j = Number(p.label.slice(1));
+    p.send(i % 3 === 0 ? 'broadcast' : i % 3 === 1 ? 'host' : `d${(j + 1) % perRoom}`);
+  }
+}
+
+/** Waits until every peer is joined with nothing unacked, resending its unacked sends every `resendMs`; answers whether it got there. */
+export function drainAcks(peers: Peer[], ms: number, resendMs = 1000): Promise<boolean> {
+  let last = Date.now();
+  return until(() => {
+    if (Date.now() - last >= resendMs) {
+      last = Date.now();
+      for (const p of peers) p.resend();
+    }
+    return peers.every((p) => p.open && p.outbox.size === 0);
+  }, ms);
+}
+
+/** compareDeliveries once it comes out clean (live envelopes may still be on their way), else its problems after `ms`. */
+export async function settledDeliveries(peers: Peer[], hostOf: (room: string) => string, ms = 10_000): Promise<string[]> {
+  let problems: string[] = [];
+  await until(() => (problems = compareDeliveries(peers, hostOf)).length === 0, ms, 200);
+  return problems;
+}
+
+/**
+ * While running, moves every peer whose connection closed to one of `targets` (chosen by its label) and resends its
+ * unacked sends there; `check` may name a problem with the join answer. `failures` lists those and failed joins.
+ */
+export function healPeers(peers: Peer[], targets: NodeProcess[], check?: (p: Peer, answer: any) => string | null): { failures: string[]; stop(): void } {
+  const moving = new Set<Peer>();
+  const failures: string[] = [];
+  const heal = () => {
+    for (const p of peers) {
+      if (p.open || moving.has(p) || p.client === null || p.client.closeInfo === null) continue;
+      moving.add(p);
+      const target = targets[(Number(p.label.slice(1)) + p.room.length) % targets.length];
+      p.connect(target.ws).then((answer) => {
+        const problem = answer.type !== 'joined' ? JSON.stringify(answer) : check?.(p, answer) ?? null;
+        if (problem !== null) failures.push(`${p.room}/${p.label}: ${problem}`);
+        p.resend();
+      }, (err: Error) => failures.push(`${p.room}/${p.label}: ${err.message}`)).finally(() => moving.delete(p));
+    }
+  };
+  const timer = setInterval(heal, 20);
+  return { failures, stop: () => clearInterval(timer) };
+}
+
+/** Polls a node's /health until `pred` holds or `ms` passed; answers the last body. */
+export async function waitHealth(node: NodeProcess, pred: (health: any) => boolean, ms: number): Promise<any> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const health = await node.health();
+    if (pred(health) || Date.now() > deadline) return health;
+    await sleep(50);
+  }
 }
 
 /** Ends a test's peers, clients and nodes, then removes its Redis keys (when on a shared Redis) and its folder. */
