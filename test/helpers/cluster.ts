@@ -174,16 +174,16 @@ export class OwnRedis {
   }
 
   async destroy(): Promise<void> {
-    this.kill();
+    this.discard();
   }
 
-  /** Lets this process exit while the server runs (then killed by an 'exit' handler calling `kill`). */
+  /** Lets this process exit while the server runs (then killed by an 'exit' handler calling `discard`). */
   unref(): void {
     this.child?.unref();
   }
 
   /** SIGKILL and remove its folder, synchronously (also from a process 'exit' handler). */
-  kill(): void {
+  discard(): void {
     this.resume();
     if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
     this.child = null;

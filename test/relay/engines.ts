@@ -56,7 +56,7 @@ async function shardUrls(shards: number): Promise<string[]> {
   while (extraShards.length < shards - 1) {
     const r = new OwnRedis({ persist: false });
     extraShards.push(r);
-    process.once('exit', () => r.kill());
+    process.once('exit', () => r.discard());
     await r.start();
     r.unref();
   }

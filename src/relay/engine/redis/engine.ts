@@ -188,6 +188,9 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
       if (closed) return;
       await buffer.close();
       await rooms.settle();
+      // Two rounds: the first reads each shard's newest buffered time, the second records them on every shard, so
+      // a list that drops a shard with messages is refused however soon after this the relays restart.
+      if (started) for (let i = 0; i < 2; i++) await tick();
       closed = true;
       clearInterval(timer);
       for (const l of limiters) l.close();
