@@ -30,9 +30,10 @@ export async function checkLayout(deps: { shard: Shard; identities: string[]; ke
   const mine = layoutOf(shard.index, identities);
   const [secs, micros] = await cmd.time();
   const now = Number(secs) * 1000 + Math.floor(Number(micros) / 1000);
-  // A Redis used before sharding existed holds a one-server cluster's data.
+  // A Redis used before sharding existed holds a one-server cluster's data; one server named another way (a new
+  // host name) is still the same one-server cluster.
   const stored = await cmd.get(keys.layout);
-  const same = stored === mine || (stored === null && count === 1);
+  const same = stored === mine || (count === 1 && (stored === null || stored.startsWith(`${layoutOf(0, identities).split(' ')[0]} `)));
   const where = `${shard.url} (shard ${shard.index + 1} of ${count} in this list)`;
   const wait = `once buffer.ttl.seconds (${Math.round(ttlMs / 1000)} s) have passed since the last message`;
   if (!same) {
