@@ -158,6 +158,19 @@ describe('loadConfig', () => {
     }
   });
 
+  test('cluster.redis: one URL or a comma-separated list; a bad item, a duplicate server or a non-Redis URL is refused', () => {
+    const relay = (v: string) => checkRelayConfig(loadConfig(relayConfigSchema, { env: {}, overrides: { dev: true, 'cluster.redis': v } }));
+    assert.equal(relay('redis://a:6379/0')['cluster.redis'], 'redis://a:6379/0');
+    assert.equal(relay(' redis://a:6379/ , rediss://:pw@b:6380/1 ')['cluster.redis'], 'redis://a:6379,rediss://:pw@b:6380/1');
+    for (const [v, item] of [['redis://a,,redis://b', 'item 2'], ['redis://a, not a url', 'item 2'], ['redis://a,', 'item 2'], [',redis://a', 'item 1']]) {
+      configError(() => relay(v), 'cluster.redis', item);
+    }
+    configError(() => relay('redis://a:6379/0,https://b:6379'), 'cluster.redis', 'redis://');
+    // The same server twice (another spelling of the port, the default database, a password) would split its rooms.
+    configError(() => relay('redis://A:6379/0,redis://:pw@a'), 'cluster.redis', 'listed twice');
+    configError(() => relay(Array.from({ length: 65 }, (_, i) => `redis://h${i}`).join(',')), 'cluster.redis', 'at most 64');
+  });
+
   test('bad env value → ConfigError naming the variable and the key', () => {
     configError(() => load({ env: { HONE_PORT: 'abc' } }), 'HONE_PORT', 'port', '"abc"');
     configError(() => load({ env: { HONE_DEV: 'maybe' } }), 'HONE_DEV', 'dev');
