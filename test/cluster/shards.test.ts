@@ -389,6 +389,16 @@ describe('sharded cluster: the shard list changes between starts', () => {
     assert.ok((await prefixKeys(A.url, first.prefix)).includes(seqKey), `${seqKey} is on A now`);
   });
 
+  test('relays started together with the same list all start (the layout is read in one step: a heartbeat written meanwhile comes with its layout)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const c = config([A, B, C]);
+      const together = await Promise.allSettled([0, 1, 2, 3].map(() => start(c)));
+      const failed = together.flatMap((r) => (r.status === 'rejected' ? [String(r.reason?.output ?? r.reason)] : []));
+      assert.deepEqual(failed, [], `round ${round}`);
+      for (const r of together) if (r.status === 'fulfilled') await stop(r.value);
+    }
+  });
+
   test('a list that differs from the running relays\' in one URL (C in place of B): refused', async () => {
     const first = config([A, B]);
     const running = await start(first);

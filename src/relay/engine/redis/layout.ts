@@ -28,21 +28,19 @@ export async function checkLayout(deps: { shard: Shard; identities: string[]; ke
   const { cmd } = shard.pair;
   const count = identities.length;
   const mine = layoutOf(shard.index, identities);
-  const [secs, micros] = await cmd.time();
-  const now = Number(secs) * 1000 + Math.floor(Number(micros) / 1000);
+  const reply = await shard.pair.scripts.honeLayout(keys.prefix, deps.deadAfterMs);
+  const now = Number(reply[0]);
+  const live = Number(reply[2]);
   // A Redis used before sharding existed holds a one-server cluster's data; one server named another way (a new
   // host name) is still the same one-server cluster.
-  const stored = await cmd.get(keys.layout);
+  const stored = reply[1] === '' ? null : String(reply[1]);
   const same = stored === mine || (count === 1 && (stored === null || stored.startsWith(`${layoutOf(0, identities).split(' ')[0]} `)));
   const where = `${shard.url} (shard ${shard.index + 1} of ${count} in this list)`;
   const wait = `once buffer.ttl.seconds (${Math.round(ttlMs / 1000)} s) have passed since the last message`;
-  if (!same) {
-    const live = await cmd.zcount(keys.nodes, now - deps.deadAfterMs, '+inf');
-    if (live > 0) {
-      const theirs = stored === null ? 'a single Redis' : `a list of ${stored.split('/')[1].split(' ')[0]} in which it is shard ${Number(stored.split('/')[0]) + 1}`;
-      return `cluster.redis: the shard list changed: ${live} relay(s) still running on ${where} were started with ${theirs}. ` +
-        'Every relay of a cluster needs the same list in the same order: stop them all, then start them all with the new list.';
-    }
+  if (!same && live > 0) {
+    const theirs = stored === null ? 'a single Redis' : `a list of ${stored.split('/')[1].split(' ')[0]} in which it is shard ${Number(stored.split('/')[0]) + 1}`;
+    return `cluster.redis: the shard list changed: ${live} relay(s) still running on ${where} were started with ${theirs}. ` +
+      'Every relay of a cluster needs the same list in the same order: stop them all, then start them all with the new list.';
   }
   const dropped: string[] = [];
   const seen = await cmd.hgetall(keys.shardMessages);

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { evalshaWithCallback } from './callback-command.ts';
 import type { Arg, ReplyCallback } from './callback-command.ts';
-import { ACCEPT, CONNS, DELIVERED, ELECT, HITS, HOUSEKEEP, JOIN, LEAVE, POSITION, REPLAY, STATE } from './scripts.ts';
+import { ACCEPT, CONNS, DELIVERED, ELECT, HITS, HOUSEKEEP, JOIN, LAYOUT, LEAVE, POSITION, REPLAY, STATE } from './scripts.ts';
 
 type Reply = Promise<unknown[]>;
 
@@ -23,6 +23,7 @@ export interface Scripts {
   honeHousekeep(...argv: Arg[]): Reply;
   honeDelivered(...argv: Arg[]): Promise<number>;
   honeHits(...argv: Arg[]): Promise<number[]>;
+  honeLayout(...argv: Arg[]): Reply;
 }
 
 export interface RedisPair {
@@ -113,6 +114,7 @@ export function connectRedis(url: string): RedisPair {
     honeHousekeep: run(HOUSEKEEP, 0),
     honeDelivered: run(DELIVERED, 0),
     honeHits: run(HITS, 0),
+    honeLayout: run(LAYOUT, 0),
   };
   // Errors surface through 'close' / failed commands; without listeners ioredis would log them.
   cmd.on('error', () => {});

@@ -370,3 +370,15 @@ else
 end
 return 1
 `;
+
+/**
+ * LAYOUT (read by layout.ts at start, in one step so that a node beating meanwhile is seen with its layout). ARGV:
+ * prefix, deadAfterMs. Returns {now (ms), the stored layout ('' when none), relays alive on this server}.
+ */
+export const LAYOUT = PRELUDE + `
+local P = ARGV[1]
+local now = nowMs()
+local stored = redis.call('GET', ck(P, C.layout)) or ''
+return {now, stored, redis.call('ZCOUNT', ck(P, C.nodes), now - tonumber(ARGV[2]), '+inf')}
+`;
+
