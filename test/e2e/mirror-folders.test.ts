@@ -98,8 +98,9 @@ describe('hone-sync mirror: folders, lock, renames, progress', { timeout: 150_00
     await fileIs(join(B, 'new', 'renamed.dat'), big);
     await gone(join(B, 'old'));
     await converged(A, B, 15_000, (t) => 'new/note.txt' in t && !('old/' in t));
-    assert.match(ma.out().slice(a2), /→ sent new\/renamed\.dat \(6\.0 MB\): same content as old\/renamed\.dat, not sent again/);
-    assert.match(mb.out().slice(b2), /← desktop: created new\/renamed\.dat \(6\.0 MB\) from the local copy old\/renamed\.dat/);
+    // The file is written before its line is printed: wait for the lines rather than read the output at once.
+    await ma.waitFor(/→ sent new\/renamed\.dat \(6\.0 MB\): same content as old\/renamed\.dat, not sent again/, 10_000, a2);
+    await mb.waitFor(/← desktop: created new\/renamed\.dat \(6\.0 MB\) from the local copy old\/renamed\.dat/, 10_000, b2);
     assert.doesNotMatch(mb.out().slice(b1), /… receiving/, 'no content transfer for the renames');
     assert.deepEqual(readdirSync(B).sort(), ['.hone-sync', 'empty', 'new', 'still.txt']);
     assert.equal(readFileSync(join(B, 'new', 'note.txt'), 'utf8'), 'small\n');
