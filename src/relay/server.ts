@@ -79,7 +79,7 @@ export async function buildRelay(deps: RelayDeps): Promise<RelayServer> {
   clusterLog.log = log;
   if (redisDownAtStart) {
     log.warn({ event: 'cluster.redis.down', ...engine.health().fields },
-      'cluster: Redis did not answer within 5 s of start; serving degraded (joins refused, envelopes answered BUFFER_UNAVAILABLE) until it does');
+      'cluster: Redis did not answer within 5 s of start; serving degraded (joins refused, envelopes answered BUFFER_UNAVAILABLE) until it does (with several shards: in the rooms of those that did not answer, named in cluster.shards)');
   }
   const confirmToken = config['token.algorithm'] === 'djb2' && config['auth.url'] && config['auth.secret']
     ? createTokenConfirmer({ authUrl: config['auth.url'], secret: config['auth.secret'], fetch: deps.fetch ?? fetch, clock })

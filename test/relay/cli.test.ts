@@ -115,7 +115,7 @@ describe('hone-relay command line', () => {
       const down = lines.findIndex((l) => l.event === 'cluster.redis.down');
       const up = lines.findIndex((l) => l.event === 'listening');
       assert.ok(down >= 0 && down < up, `cluster.redis.down before listening:\n${out()}`);
-      assert.equal(lines[down].msg, 'cluster: Redis did not answer within 5 s of start; serving degraded (joins refused, envelopes answered BUFFER_UNAVAILABLE) until it does');
+      assert.equal(lines[down].msg, 'cluster: Redis did not answer within 5 s of start; serving degraded (joins refused, envelopes answered BUFFER_UNAVAILABLE) until it does (with several shards: in the rooms of those that did not answer, named in cluster.shards)');
       assert.match(lines[up].msg, / — DEGRADED: Redis unreachable, joins are refused until it answers$/);
       assert.equal((await (await fetch(`${urls.http}/health`)).json() as { status: string }).status, 'degraded');
     } finally {
