@@ -399,6 +399,19 @@ describe('sharded cluster: the shard list changes between starts', () => {
     }
   });
 
+  test('relays started at the same moment with different lists ([A, B] and [B, A]) do not both start; once stopped, nothing holds the other list back', async () => {
+    const ab = config([A, B]);
+    const lists = [ab, config([B, A], ab.prefix)];
+    const both = await Promise.allSettled(lists.map((c) => start(c)));
+    const up = both.flatMap((r, i) => (r.status === 'fulfilled' ? [{ node: r.value, i }] : []));
+    assert.ok(up.length <= 1, 'at most one of the two lists serves');
+    for (const r of both) if (r.status === 'rejected') assert.match(String(r.reason?.output ?? r.reason), /cluster\.redis: the shard list changed/);
+    for (const { node } of up) await stop(node);
+    // the claims are gone (after the first heartbeat, or with the refusal): the other list starts at once, nothing buffered moves
+    const other = await start(lists[up.length === 1 ? 1 - up[0].i : 0]);
+    await stop(other);
+  });
+
   test('a list that differs from the running relays\' in one URL (C in place of B): refused', async () => {
     const first = config([A, B]);
     const running = await start(first);

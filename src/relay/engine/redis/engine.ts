@@ -12,7 +12,7 @@ import { createFanout } from './fanout.ts';
 import type { Fanout } from './fanout.ts';
 import { createClusterCounter } from './connections.ts';
 import { createClusterRateLimiter } from './rate-limit.ts';
-import { checkLayout, layoutOf, shardIdentities } from './layout.ts';
+import { CLAIMED, checkLayout, layoutOf, releaseLayout, shardIdentities } from './layout.ts';
 import { createClusterRevocations } from './revocations.ts';
 import { createClusterRooms } from './rooms.ts';
 import type { Shard } from './shards.ts';
@@ -52,10 +52,17 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
   // refuses to start leaves no trace that would refuse the running ones' list.
   const shards = connectShards(config['cluster.redis'], async (shard) => {
     const refusal = await checkLayout({ shard, identities, keys, ttlMs, deadAfterMs: NODE_DEAD_AFTER_MS });
-    if (refusal !== null) log.warn({ event: 'cluster.shard.refused', shard: shard.index, url: shard.url, err: refusal }, refusal);
+    if (refusal !== null) {
+      log.warn({ event: 'cluster.shard.refused', shard: shard.index, url: shard.url, err: refusal }, refusal);
+      if (!started) await release();
+    }
     return refusal;
   });
   const where = (shard: Shard) => ({ shard: shard.index, url: shard.url });
+  /** A relay that refuses to start drops the layout claims its checks made, so the right list can start at once (a
+   * relay that starts drops them after its first heartbeat on the shard). */
+  const release = () => Promise.all(shards.all.filter((s) => s.pair.up()).map((s) =>
+    releaseLayout({ shard: s, identities, keys, deadAfterMs: NODE_DEAD_AFTER_MS }).catch(() => {})));
 
   const buffer = createClusterBuffer({ shards, keys, ttlMs, fanout: () => fanout, roomBytes: config['limits.room.bufferBytes'] });
   let rooms: ReturnType<typeof createClusterRooms>;
@@ -96,6 +103,10 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
         // Taken for dead (the shard restarted empty, or this node stalled): put its devices back.
         log.warn({ event: 'cluster.reregistered', nodeId, ...where(shard) }, 'cluster: this node had been dropped from a Redis shard; restoring its devices there');
         await restore(shard, true);
+      }
+      if (!st.registered) {
+        // The heartbeat wrote this node's layout, which now guards the list: the start-up claim can go.
+        await releaseLayout({ shard, identities, keys, deadAfterMs: NODE_DEAD_AFTER_MS });
       }
       st.registered = true;
     } catch (err) {
@@ -145,8 +156,11 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
     connections,
     async ready(timeoutMs) {
       const up = await Promise.all(shards.all.map((s) => s.whenUp(timeoutMs)));
-      const refusal = shards.all.map((s) => s.refused()).find((r) => r !== null);
+      const refusals = shards.all.flatMap((s) => s.refused() ?? []);
+      const refusal = refusals.find((r) => !r.startsWith(CLAIMED)) ?? refusals[0];
       if (refusal) {
+        // Again: a check still running at the first release may have claimed since.
+        await release();
         await this.close();
         throw new ConfigError(refusal);
       }

@@ -5,6 +5,9 @@ import type { Shard } from './shards.ts';
 import type { Keyspace } from './wire.ts';
 import { redisIdentity, shardIndex } from './wire.ts';
 
+/** How a refusal for another relay's claim starts: the engine prefers any other refusal, which says more. */
+export const CLAIMED = 'cluster.redis: the shard list changed: another relay is starting';
+
 /** Buffered rooms read per command while checking. */
 const PAGE = 5000;
 
@@ -28,9 +31,10 @@ export async function checkLayout(deps: { shard: Shard; identities: string[]; ke
   const { cmd } = shard.pair;
   const count = identities.length;
   const mine = layoutOf(shard.index, identities);
-  const reply = await shard.pair.scripts.honeLayout(keys.prefix, deps.deadAfterMs);
+  const reply = await shard.pair.scripts.honeLayout(keys.prefix, deps.deadAfterMs, mine);
   const now = Number(reply[0]);
   const live = Number(reply[2]);
+  const claimed = String(reply[3]);
   // A Redis used before sharding existed holds a one-server cluster's data; one server named another way (a new
   // host name) is still the same one-server cluster.
   const stored = reply[1] === '' ? null : String(reply[1]);
@@ -51,7 +55,11 @@ export async function checkLayout(deps: { shard: Shard; identities: string[]; ke
     return `cluster.redis: the shard list changed: ${dropped.join(', ')} is no longer in the list but held buffered messages that would be lost. ` +
       `Start with the previous list, or change it ${wait}.`;
   }
-  if (same && count === 1) return null;
+  // Checked last: the other refusals say more.
+  const claim = claimed === mine || (count === 1 && claimed.startsWith(`${mine.split(' ')[0]} `)) ? null
+    : `${CLAIMED} on ${where} with a different list, moments ago. ` +
+      'Every relay of a cluster needs the same list in the same order; start this one with that list, or stop the other and try again.';
+  if (same && count === 1) return claim;
   let moved = 0;
   let example = '';
   for (let offset = 0; ; offset += PAGE) {
@@ -64,7 +72,13 @@ export async function checkLayout(deps: { shard: Shard; identities: string[]; ke
     }
     if (rooms.length < PAGE) break;
   }
-  if (moved === 0) return null;
+  if (moved === 0) return claim;
   return `cluster.redis: the shard list changed: ${moved} room(s) with buffered messages on ${where} would move to another shard (${example}), ` +
     `losing those messages. Start with the previous list, or change it ${wait}.`;
 }
+
+/** Drops the claim `checkLayout` made on the shard (this node refuses to start, so it must not hold others back). */
+export async function releaseLayout(deps: { shard: Shard; identities: string[]; keys: Keyspace; deadAfterMs: number }): Promise<void> {
+  await deps.shard.pair.scripts.honeLayout(deps.keys.prefix, deps.deadAfterMs, layoutOf(deps.shard.index, deps.identities), 'release');
+}
+

@@ -373,12 +373,23 @@ return 1
 
 /**
  * LAYOUT (read by layout.ts at start, in one step so that a node beating meanwhile is seen with its layout). ARGV:
- * prefix, deadAfterMs. Returns {now (ms), the stored layout ('' when none), relays alive on this server}.
+ * prefix, deadAfterMs, this node's layout, and 'release' to drop this node's claim (it refuses to start). The first
+ * node to check claims the layout for 2 × deadAfterMs (until its heartbeats write it), so two relays started at the
+ * same moment with different lists do not both pass.
+ * Returns {now (ms), the stored layout ('' when none), relays alive on this server, the claimed layout}.
  */
 export const LAYOUT = PRELUDE + `
-local P = ARGV[1]
+local P, deadAfter, mine = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+if ARGV[4] == 'release' then
+  if redis.call('GET', ck(P, C.layoutClaim)) == mine then redis.call('DEL', ck(P, C.layoutClaim)) end
+  return {}
+end
 local now = nowMs()
 local stored = redis.call('GET', ck(P, C.layout)) or ''
-return {now, stored, redis.call('ZCOUNT', ck(P, C.nodes), now - tonumber(ARGV[2]), '+inf')}
+local claimed = redis.call('GET', ck(P, C.layoutClaim))
+if not claimed then
+  claimed = mine
+  redis.call('SET', ck(P, C.layoutClaim), mine, 'PX', 2 * deadAfter)
+end
+return {now, stored, redis.call('ZCOUNT', ck(P, C.nodes), now - deadAfter, '+inf'), claimed}
 `;
-

@@ -24,7 +24,7 @@ export function shardIndex(room: string, count: number): number {
  */
 export const KEY_NAMES = {
   room: { seq: 'seq', log: 'log', bytes: 'bytes', epoch: 'epoch', dlv: 'dlv', members: 'm', host: 'host', away: 'away', owner: 'owner', msg: 'msg', legacyBuf: 'buf' },
-  cluster: { occupied: 'occupied', nodes: 'nodes', bufRooms: 'bufrooms', buffered: 'buffered', revoked: 'revoked', revocationCursor: 'revocations:cursor', hits: 'hits', slot: 'slot', layout: 'layout', shardMessages: 'shardmsgs' },
+  cluster: { occupied: 'occupied', nodes: 'nodes', bufRooms: 'bufrooms', buffered: 'buffered', revoked: 'revoked', revocationCursor: 'revocations:cursor', hits: 'hits', slot: 'slot', layout: 'layout', layoutClaim: 'layout:claim', shardMessages: 'shardmsgs' },
   node: { rooms: 'rooms', conns: 'conns' },
 } as const;
 
