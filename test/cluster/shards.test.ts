@@ -440,3 +440,33 @@ describe('sharded cluster: the shard list changes between starts', () => {
     assert.match(r.output, /cluster\.redis: the shard list changed/);
   });
 });
+
+describe('sharded cluster: Redis passwords', () => {
+  const PASSWORD = 'shard-pw-0a1b2c3d4e';
+  const shards = [new OwnRedis({ persist: false, password: PASSWORD }), new OwnRedis({ persist: false, password: `${PASSWORD}-2` })];
+  let conf: ReturnType<typeof clusterConfig>;
+  let node: NodeProcess | null = null;
+
+  before(async () => {
+    await Promise.all(shards.map((s) => s.start()));
+    conf = clusterConfig(shards.map((s) => s.url).join(','));
+  });
+  after(async () => {
+    if (node) await stopCluster({ nodes: [node], peers: [], clients: [] });
+    rmSync(conf.dir, { recursive: true, force: true });
+    for (const s of shards) s.discard();
+  });
+
+  test('each shard is reached with its own password; no password in the listening line, /health, the metrics or a shard-down log', async () => {
+    node = await startNode(conf.file, conf.dir);
+    const health = await node.health();
+    assert.equal(health.status, 'ok');
+    assert.deepEqual(health.cluster.shards.map((s: any) => [s.shard, s.up, s.url]), shards.map((s, i) => [i, true, `redis://:***@127.0.0.1:${s.port}/0`]));
+    await shards[1].kill();
+    const down = await waitHealth(node, (h) => h.cluster.redis === 'partial', 10_000);
+    assert.deepEqual(down.cluster.shards.map((s: any) => s.up), [true, false]);
+    const seen = [node.output(), JSON.stringify(down), await node.metrics()].join('\n');
+    assert.match(seen, /"event":"cluster\.redis\.down"/);
+    assert.ok(!seen.includes(PASSWORD), 'no password anywhere the operator reads');
+  });
+});

@@ -110,19 +110,22 @@ export async function dropPrefix(redisUrl: string, prefix: string): Promise<void
   }
 }
 
-/** A redis-server of the test's own (AOF on unless `persist: false`, in a temporary folder), stopped and started on the same port. */
+/** A redis-server of the test's own (AOF on unless `persist: false`; `password`: requirepass), in a temporary folder,
+ * stopped and started on the same port. */
 export class OwnRedis {
   readonly dir = mkdtempSync(join(tmpdir(), 'hone-redis-'));
   port = 0;
   private child: ChildProcess | null = null;
   private readonly persist: boolean;
+  private readonly password: string;
 
-  constructor(opts: { persist?: boolean } = {}) {
+  constructor(opts: { persist?: boolean; password?: string } = {}) {
     this.persist = opts.persist ?? true;
+    this.password = opts.password ?? '';
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}/0`;
+    return `redis://${this.password ? `:${this.password}@` : ''}127.0.0.1:${this.port}/0`;
   }
 
   /** Started and not stopped or killed since. */
@@ -133,10 +136,12 @@ export class OwnRedis {
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
     const aof = this.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...aof], { stdio: 'ignore' });
+    const auth = this.password ? ['--requirepass', this.password] : [];
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...aof, ...auth], { stdio: 'ignore' });
     this.child = child;
     const deadline = Date.now() + 10_000;
-    while (spawnSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout.trim() !== 'PONG') {
+    const cliAuth = this.password ? ['--no-auth-warning', '-a', this.password] : [];
+    while (spawnSync('redis-cli', ['-p', String(this.port), ...cliAuth, 'ping'], { encoding: 'utf8' }).stdout.trim() !== 'PONG') {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`own redis-server on ${this.port} did not start`);
       await sleep(50);
     }
