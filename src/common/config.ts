@@ -43,6 +43,11 @@ export function parseKeyValue(text: string, fileName: string): Map<string, { val
   return out;
 }
 
+/** The URLs of a `urls` value (as loadConfig normalised it: comma-separated, no spaces); none when empty. */
+export function urlList(value: string): string[] {
+  return value === '' ? [] : value.split(',');
+}
+
 function isUrl(raw: string): boolean {
   try {
     return /^(https?|wss?|redis|rediss):$/.test(new URL(raw).protocol);

@@ -2,7 +2,7 @@
 // hone-relay: reads relay.conf (or --config) and HONE_* overrides, then serves until SIGTERM/SIGINT.
 // The only place with process-wide state: signals, exit codes, the real clock.
 import { exitOnSignals, expected, fail, listenFailure, parseCommonArgs } from '../common/cli.ts';
-import { loadConfig } from '../common/config.ts';
+import { loadConfig, urlList } from '../common/config.ts';
 import { VERSION } from '../common/version.ts';
 import { redactRedisUrl } from './engine/redis/shards.ts';
 import { checkRelayConfig, isInsecureDev, relayConfigSchema } from './config.ts';
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     if (err.code === 'ERR_SQLITE_ERROR' || /SQLITE|database/i.test(String(err.message))) throw expected(`cannot use the buffer database ${config['sqlite.path']} (sqlite.path): ${err.message}`);
     throw err;
   });
-  const storage = config['cluster.redis'] ? { cluster: config['cluster.redis'].split(',').map(redactRedisUrl).join(','), prefix: config['cluster.prefix'] } : { sqlite: config['sqlite.path'] };
+  const storage = config['cluster.redis'] ? { cluster: urlList(config['cluster.redis']).map(redactRedisUrl).join(','), prefix: config['cluster.prefix'] } : { sqlite: config['sqlite.path'] };
   relay.log.info({ event: 'listening', http: relay.httpUrl, ws: relay.wsUrl, ...storage },
     `hone-relay ${VERSION} listening on ${relay.httpUrl} (health, metrics, status) and ${relay.wsUrl} (WebSocket)${relay.redisDownAtStart ? ' — DEGRADED: Redis unreachable, joins are refused until it answers' : ''}`);
 

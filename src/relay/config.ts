@@ -1,7 +1,7 @@
 // The configuration schema of hone-relay (SPEC §2, §6 limits): every key, its default and its documentation.
 // relay.conf.example and the docs are written from this one declaration.
 import type { ConfigOf } from '../common/config.ts';
-import { checkNotPlaceholder, ConfigError } from '../common/config.ts';
+import { checkNotPlaceholder, ConfigError, urlList } from '../common/config.ts';
 import { redisIdentity } from './engine/redis/wire.ts';
 
 export const relayConfigSchema = {
@@ -53,7 +53,7 @@ export function checkRelayConfig(config: RelayConfig): RelayConfig {
   }
   checkNotPlaceholder('auth.secret', config['auth.secret']);
   checkNotPlaceholder('auth.previousSecret', config['auth.previousSecret']);
-  const shards = config['cluster.redis'] ? config['cluster.redis'].split(',') : [];
+  const shards = urlList(config['cluster.redis']);
   if (shards.some((u) => !/^rediss?:$/.test(new URL(u).protocol))) {
     throw new ConfigError('cluster.redis: must be redis:// or rediss:// URLs');
   }

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '../../../common/clock.ts';
-import { ConfigError } from '../../../common/config.ts';
+import { ConfigError, urlList } from '../../../common/config.ts';
 import type { RelayConfig } from '../../config.ts';
 import { Gauge } from 'prom-client';
 import type { RelayEngine } from '../contract.ts';
@@ -12,12 +12,12 @@ import { createFanout } from './fanout.ts';
 import type { Fanout } from './fanout.ts';
 import { createClusterCounter } from './connections.ts';
 import { createClusterRateLimiter } from './rate-limit.ts';
-import { CLAIMED, checkLayout, layoutOf, releaseLayout, shardIdentities } from './layout.ts';
+import { CLAIMED, checkLayout, layoutOf, releaseLayout } from './layout.ts';
 import { createClusterRevocations } from './revocations.ts';
 import { createClusterRooms } from './rooms.ts';
 import type { Shard } from './shards.ts';
 import { connectShards } from './shards.ts';
-import { keyspace } from './wire.ts';
+import { keyspace, redisIdentity } from './wire.ts';
 
 /** A node whose heartbeat is older than this is taken for dead: its devices leave, its hosts' windows start. */
 export const NODE_DEAD_AFTER_MS = 5000;
@@ -47,10 +47,11 @@ export function createClusterEngine(config: RelayConfig, clock: Clock, logRef: {
   const keys = keyspace(config['cluster.prefix']);
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const log: ClusterLog = { info: (o, m) => logRef.log.info(o, m), warn: (o, m) => logRef.log.warn(o, m) };
-  const identities = shardIdentities(config['cluster.redis']);
+  const urls = urlList(config['cluster.redis']);
+  const identities = urls.map(redisIdentity);
   // The layout is written by housekeeping, which starts once every shard reachable at start passed: a relay that
   // refuses to start leaves no trace that would refuse the running ones' list.
-  const shards = connectShards(config['cluster.redis'], async (shard) => {
+  const shards = connectShards(urls, async (shard) => {
     const refusal = await checkLayout({ shard, identities, keys, ttlMs, deadAfterMs: NODE_DEAD_AFTER_MS });
     if (refusal !== null) {
       log.warn({ event: 'cluster.shard.refused', shard: shard.index, url: shard.url, err: refusal }, refusal);

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Shard } from './shards.ts';
 import type { Keyspace } from './wire.ts';
-import { redisIdentity, shardIndex } from './wire.ts';
+import { shardIndex } from './wire.ts';
 
 /** How a refusal for another relay's claim starts: the engine prefers any other refusal, which says more. */
 export const CLAIMED = 'cluster.redis: the shard list changed: another relay is starting';
@@ -11,12 +11,8 @@ export const CLAIMED = 'cluster.redis: the shard list changed: another relay is 
 /** Buffered rooms read per command while checking. */
 const PAGE = 5000;
 
-/** The shards of a list by identity (host:port/db, no password), in order. */
-export function shardIdentities(list: string): string[] {
-  return list.split(',').map(redisIdentity);
-}
-
-/** What a shard stores of the list the relays using it started with: its place, and a digest of the whole list. */
+/** What a shard stores of the list the relays using it started with: its place, and a digest of the whole list
+ * (`identities`: the list by redisIdentity, in order). */
 export function layoutOf(index: number, identities: string[]): string {
   return `${index}/${identities.length} ${createHash('sha256').update(identities.join(',')).digest('hex').slice(0, 12)}`;
 }

@@ -39,11 +39,11 @@ export interface Shards {
 }
 
 /**
- * Connects to every URL of the list. `verify` runs the first time a shard's connection is up and must resolve null
+ * Connects to every URL of the list (cluster.redis, in order). `verify` runs the first time a shard's connection is up and must resolve null
  * (the shard serves from then on) or a refusal (it never serves on this node).
  */
-export function connectShards(list: string, verify: (shard: Shard) => Promise<string | null>): Shards {
-  const all = list.split(',').map((url, index): Shard => {
+export function connectShards(urls: string[], verify: (shard: Shard) => Promise<string | null>): Shards {
+  const all = urls.map((url, index): Shard => {
     const pair = connectRedis(url);
     const listeners: Array<(up: boolean) => void> = [];
     let state: 'unchecked' | 'checking' | 'ok' | 'refused' = 'unchecked';
@@ -65,14 +65,17 @@ export function connectShards(list: string, verify: (shard: Shard) => Promise<st
       whenUp(timeoutMs) {
         if (last || state === 'refused') return Promise.resolve(last);
         return new Promise((resolve) => {
-          const t = setTimeout(() => resolve(last), timeoutMs);
-          t.unref();
           const l = (up: boolean) => {
             if (!up && state !== 'refused') return;
             clearTimeout(t);
             listeners.splice(listeners.indexOf(l), 1);
             resolve(up);
           };
+          const t = setTimeout(() => {
+            listeners.splice(listeners.indexOf(l), 1);
+            resolve(last);
+          }, timeoutMs);
+          t.unref();
           listeners.push(l);
         });
       },
