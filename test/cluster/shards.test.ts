@@ -424,6 +424,19 @@ describe('sharded cluster: the shard list changes between starts', () => {
     }
   });
 
+  test('a layout record that is not one this relay writes (damaged, or another program\'s) beside a live heartbeat: refused in one line, not a hang', async () => {
+    const c = config([A, B]);
+    const keys = keyspace(c.prefix);
+    await onShard(A, async (r) => {
+      await r.set(keys.layout, 'x'.repeat(300));
+      await r.zadd(keys.nodes, Date.now(), 'another-node');
+    });
+    const r = await refused(c);
+    assert.equal(r.code, 2, r.output);
+    assert.match(r.output, /cluster\.redis: the shard list changed: 1 relay\(s\) still running on .* were started with another list/);
+    await onShard(A, (x) => x.zrem(keys.nodes, 'another-node'));
+  });
+
   test('a shard dropped from the list while it holds buffered messages: refused', async () => {
     const first = config([A, B]);
     const node = await start(first);

@@ -38,7 +38,8 @@ export async function checkLayout(deps: { shard: Shard; identities: string[]; ke
   const where = `${shard.url} (shard ${shard.index + 1} of ${count} in this list)`;
   const wait = `once buffer.ttl.seconds (${Math.round(ttlMs / 1000)} s) have passed since the last message`;
   if (!same && live > 0) {
-    const theirs = stored === null ? 'a single Redis' : `a list of ${stored.split('/')[1].split(' ')[0]} in which it is shard ${Number(stored.split('/')[0]) + 1}`;
+    const place = /^(\d+)\/(\d+) /.exec(stored ?? '');
+    const theirs = stored === null ? 'a single Redis' : place ? `a list of ${place[2]} in which it is shard ${Number(place[1]) + 1}` : 'another list';
     return `cluster.redis: the shard list changed: ${live} relay(s) still running on ${where} were started with ${theirs}. ` +
       'Every relay of a cluster needs the same list in the same order: stop them all, then start them all with the new list.';
   }
